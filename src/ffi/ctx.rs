@@ -1,0 +1,175 @@
+//! Context lifetime, errors, version, logging and the images directory.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{c_bytes, criurs_ctx, guarded, need, with_ctx, write_out};
+use crate::error::Error;
+use crate::log::{Level, Sink};
+use crate::Context;
+
+/// Receives one log line: `level` is CRIU's (0 message, 1 error,
+/// 2 warning, 3 info, 4 debug); `line` is NUL-terminated, without a
+/// newline, and valid only during the call. May be called from worker
+/// threads of the library, so it must be thread-safe.
+pub type criurs_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, level: u32, line: *const c_char)>;
+
+/// Log levels (CRIU's).
+pub const CRIURS_LOG_MSG: u32 = 0;
+pub const CRIURS_LOG_ERROR: u32 = 1;
+pub const CRIURS_LOG_WARN: u32 = 2;
+pub const CRIURS_LOG_INFO: u32 = 3;
+pub const CRIURS_LOG_DEBUG: u32 = 4;
+
+/// Makes a context for the process tree rooted at `pid`.
+///
+/// On success writes a new context to `*out` and returns 0; the caller
+/// frees it with `criurs_ctx_free`. Returns -EINVAL for `pid` <= 0 or a
+/// NULL `out`, -ESRCH when no such process exists. `*out` is written only
+/// on success.
+#[no_mangle]
+pub extern "C" fn criurs_ctx_new(pid: i32, out: *mut *mut criurs_ctx) -> c_int {
+    guarded(|| {
+        need(out, "out")?;
+        let ctx = Context::new(pid)?;
+        let raw = Box::into_raw(Box::new(criurs_ctx::new(ctx)));
+        // SAFETY: `out` was checked non-NULL and is writable per the contract.
+        unsafe { write_out(out, raw, "out") }
+    })
+}
+
+/// Frees a context and everything it collected. NULL is accepted and
+/// ignored. No pointer obtained from the context may be used afterwards.
+#[no_mangle]
+pub extern "C" fn criurs_ctx_free(ctx: *mut criurs_ctx) {
+    if ctx.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: a non-NULL ctx came from Box::into_raw in criurs_ctx_new
+        // and is freed once, by this call.
+        drop(unsafe { Box::from_raw(ctx) });
+    }));
+}
+
+/// The sentence describing the last failure on `ctx`: what failed (pid,
+/// path, namespace, line) and why. Empty when nothing failed yet; a fixed
+/// text for a NULL context. Owned by the context; valid until the next
+/// call on it.
+#[no_mangle]
+pub extern "C" fn criurs_ctx_last_error(ctx: *const criurs_ctx) -> *const c_char {
+    // SAFETY: a non-NULL ctx is live per the contract.
+    match unsafe { ctx.as_ref() } {
+        Some(handle) => handle.last_error.lock().as_ptr(),
+        None => c"criurs_ctx_last_error: context is NULL".as_ptr(),
+    }
+}
+
+/// A short description of a code returned by this library (0 or
+/// -errno). The string is static.
+#[no_mangle]
+pub extern "C" fn criurs_strerror(code: c_int) -> *const c_char {
+    let text: &'static CStr = match -code {
+        0 => c"success",
+        libc::EINVAL => c"invalid argument",
+        libc::ESRCH => c"no such process",
+        libc::ENOENT => c"no such file, namespace or entry",
+        libc::EACCES => c"permission denied",
+        libc::EPERM => c"operation not permitted",
+        libc::ENODATA => c"nothing collected yet",
+        libc::EBADMSG => c"malformed data",
+        libc::ENOTDIR => c"not a directory",
+        libc::EROFS => c"read-only file system",
+        libc::ENOSPC => c"no space left on device",
+        libc::ENOMEM => c"out of memory",
+        libc::ERANGE => c"value out of range",
+        libc::EEXIST => c"already exists",
+        libc::ENOTSUP => c"not supported",
+        libc::EMSGSIZE => c"message too long",
+        libc::EPROTO => c"protocol error",
+        libc::ECHILD => c"child process failed",
+        libc::EAGAIN => c"resource temporarily unavailable",
+        libc::ENOTRECOVERABLE => c"internal error",
+        libc::EIO => c"input/output error",
+        _ => c"unknown error",
+    };
+    text.as_ptr()
+}
+
+/// The library version, "MAJOR.MINOR.PATCH". Static.
+#[no_mangle]
+pub extern "C" fn criurs_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The caller's callback and its argument; C promises both may be used
+/// from any thread (see `criurs_log_fn`).
+struct CLogSink {
+    func: unsafe extern "C" fn(*mut c_void, u32, *const c_char),
+    user_data: *mut c_void,
+}
+impl CLogSink {
+    fn deliver(&self, level: Level, line: &str) {
+        let line = super::to_cstring(line);
+        // SAFETY: the caller gave a valid callback; the line lives for the
+        // duration of the call.
+        unsafe { (self.func)(self.user_data, level as u32, line.as_ptr()) }
+    }
+}
+
+// SAFETY: the header requires the callback and user_data to be thread-safe.
+unsafe impl Send for CLogSink {}
+// SAFETY: as above.
+unsafe impl Sync for CLogSink {}
+
+/// Routes the context's log to `fn` (with `user_data` passed back) for
+/// lines at `max_level` or more important. `fn` NULL silences the context
+/// (the default). Returns -EINVAL for a NULL context or a level above 4.
+#[no_mangle]
+pub extern "C" fn criurs_ctx_set_log(
+    ctx: *mut criurs_ctx,
+    func: criurs_log_fn,
+    user_data: *mut c_void,
+    max_level: u32,
+) -> c_int {
+    with_ctx(ctx, |ctx| {
+        let level = Level::from_u32(max_level).ok_or_else(|| Error::invalid(format!("log level {max_level} is not 0..4")))?;
+        ctx.set_log_level(level);
+        let sink: Option<Sink> = func.map(|func| {
+            let c = CLogSink { func, user_data };
+            Arc::new(move |level: Level, line: &str| c.deliver(level, line)) as Sink
+        });
+        ctx.set_log_sink(sink);
+        Ok(())
+    })
+}
+
+/// Sets the directory the dump functions write images into, by path
+/// (opened now; later renames of the path do not redirect images).
+/// Returns -EINVAL for NULL, or the errno of opening it.
+#[no_mangle]
+pub extern "C" fn criurs_ctx_set_images_dir(ctx: *mut criurs_ctx, path: *const c_char) -> c_int {
+    with_ctx(ctx, |ctx| {
+        // SAFETY: path is NULL or a NUL-terminated string per the contract.
+        let bytes = unsafe { c_bytes(path, "path") }?;
+        ctx.set_images_dir(Path::new(std::ffi::OsStr::from_bytes(bytes)))
+    })
+}
+
+/// Sets the images directory from an open directory fd, which is
+/// duplicated: the caller keeps ownership of `dirfd`.
+#[no_mangle]
+pub extern "C" fn criurs_ctx_set_images_dir_fd(ctx: *mut criurs_ctx, dirfd: c_int) -> c_int {
+    with_ctx(ctx, |ctx| {
+        if dirfd < 0 {
+            return Err(Error::invalid(format!("images directory fd {dirfd} is negative")));
+        }
+        // SAFETY: the fd is only borrowed for this call, and fstat/dup on a
+        // closed or foreign number fail cleanly with EBADF.
+        let fd = unsafe { BorrowedFd::borrow_raw(dirfd) };
+        ctx.set_images_dir_fd(fd)
+    })
+}

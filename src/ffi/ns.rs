@@ -1,0 +1,149 @@
+//! Namespace discovery and the namespace table.
+
+use std::ffi::{c_char, c_int};
+
+use super::{criurs_ctx, need, with_ctx, write_out};
+use crate::error::Error;
+use crate::ns::{NsEntry, NsKind};
+
+/// Namespace kinds: each is the kind's CLONE_NEW* flag.
+pub const CRIURS_NS_TIME: u32 = 0x80;
+pub const CRIURS_NS_MNT: u32 = 0x0002_0000;
+pub const CRIURS_NS_CGROUP: u32 = 0x0200_0000;
+pub const CRIURS_NS_UTS: u32 = 0x0400_0000;
+pub const CRIURS_NS_IPC: u32 = 0x0800_0000;
+pub const CRIURS_NS_USER: u32 = 0x1000_0000;
+pub const CRIURS_NS_PID: u32 = 0x2000_0000;
+pub const CRIURS_NS_NET: u32 = 0x4000_0000;
+
+/// Namespace types (CRIU's NS_CRIU, NS_ROOT, NS_OTHER).
+pub const CRIURS_NS_TYPE_OWN: u32 = 1;
+pub const CRIURS_NS_TYPE_ROOT: u32 = 2;
+pub const CRIURS_NS_TYPE_OTHER: u32 = 3;
+
+/// One namespace of the table. A plain value: copy it freely.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct criurs_ns_info {
+    /// Small id, from 1: the N of CRIU's image names (mountpoints-N.img).
+    pub id: u32,
+    /// One of CRIURS_NS_*.
+    pub kind: u32,
+    /// The kernel's id: the inode of /proc/PID/ns/KIND.
+    pub kid: u64,
+    /// A process through which the namespace is reached.
+    pub pid: i32,
+    /// One of CRIURS_NS_TYPE_*.
+    pub type_: u32,
+}
+
+impl From<&NsEntry> for criurs_ns_info {
+    fn from(e: &NsEntry) -> Self {
+        criurs_ns_info { id: e.id, kind: e.kind.clone_flag(), kid: e.kid, pid: e.pid, type_: e.ns_type as u32 }
+    }
+}
+
+/// CRIU's collect_namespaces(): walks the tree from the context's pid
+/// (the root and all descendants), builds the namespace table, then runs
+/// the user, mount and net collectors. With `for_dump`, images are
+/// written into the images directory as CRIU's dump would. On failure
+/// the context keeps nothing from this call. Returns 0 or -errno
+/// (-ESRCH: the root exited; -EACCES/-EPERM: not allowed to inspect a
+/// task).
+#[no_mangle]
+pub extern "C" fn criurs_collect_namespaces(ctx: *mut criurs_ctx, for_dump: bool) -> c_int {
+    with_ctx(ctx, |ctx| ctx.collect_namespaces(for_dump))
+}
+
+/// Writes the number of namespaces in the table to `*out`.
+/// -ENODATA before a successful criurs_collect_namespaces.
+#[no_mangle]
+pub extern "C" fn criurs_ns_count(ctx: *const criurs_ctx, out: *mut usize) -> c_int {
+    with_ctx(ctx, |ctx| {
+        need(out, "out")?;
+        let n = ctx.namespaces()?.len();
+        // SAFETY: out checked non-NULL; writable per the contract.
+        unsafe { write_out(out, n, "out") }
+    })
+}
+
+/// Copies the namespace at `index` (0 <= index < count) to `*out`.
+/// -ENOENT past the end.
+#[no_mangle]
+pub extern "C" fn criurs_ns_get(ctx: *const criurs_ctx, index: usize, out: *mut criurs_ns_info) -> c_int {
+    with_ctx(ctx, |ctx| {
+        need(out, "out")?;
+        let table = ctx.namespaces()?;
+        let entry = table
+            .get(index)
+            .ok_or_else(|| Error::new(libc::ENOENT, format!("namespace index {index} is past the end ({})", table.len())))?;
+        // SAFETY: out checked non-NULL; writable per the contract.
+        unsafe { write_out(out, entry.into(), "out") }
+    })
+}
+
+/// Finds a namespace by kind (CRIURS_NS_*) and kernel id; -ENOENT when
+/// the tree has none such, -EINVAL for an unknown kind.
+#[no_mangle]
+pub extern "C" fn criurs_ns_find(ctx: *const criurs_ctx, kind: u32, kid: u64, out: *mut criurs_ns_info) -> c_int {
+    with_ctx(ctx, |ctx| {
+        need(out, "out")?;
+        let k = NsKind::from_clone_flag(kind).ok_or_else(|| Error::invalid(format!("{kind:#x} is not a namespace kind")))?;
+        let entry = ctx
+            .namespaces()?
+            .find(k, kid)
+            .ok_or_else(|| Error::new(libc::ENOENT, format!("no {} namespace with kernel id {kid} in the tree", k.name())))?;
+        // SAFETY: out checked non-NULL; writable per the contract.
+        unsafe { write_out(out, entry.into(), "out") }
+    })
+}
+
+/// The name of a kind ("net", "mnt", ...), or "unknown". Static.
+#[no_mangle]
+pub extern "C" fn criurs_ns_kind_name(kind: u32) -> *const c_char {
+    let name: &'static std::ffi::CStr = match NsKind::from_clone_flag(kind) {
+        Some(NsKind::Pid) => c"pid",
+        Some(NsKind::Net) => c"net",
+        Some(NsKind::Ipc) => c"ipc",
+        Some(NsKind::Uts) => c"uts",
+        Some(NsKind::Mnt) => c"mnt",
+        Some(NsKind::User) => c"user",
+        Some(NsKind::Cgroup) => c"cgroup",
+        Some(NsKind::Time) => c"time",
+        None => c"unknown",
+    };
+    name.as_ptr()
+}
+
+/// The name of a type ("own", "root", "other"), or "unknown". Static.
+#[no_mangle]
+pub extern "C" fn criurs_ns_type_name(type_: u32) -> *const c_char {
+    let name: &'static std::ffi::CStr = match type_ {
+        CRIURS_NS_TYPE_OWN => c"own",
+        CRIURS_NS_TYPE_ROOT => c"root",
+        CRIURS_NS_TYPE_OTHER => c"other",
+        _ => c"unknown",
+    };
+    name.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_constants_are_the_clone_flags() {
+        for (c, k) in [
+            (CRIURS_NS_TIME, NsKind::Time),
+            (CRIURS_NS_MNT, NsKind::Mnt),
+            (CRIURS_NS_CGROUP, NsKind::Cgroup),
+            (CRIURS_NS_UTS, NsKind::Uts),
+            (CRIURS_NS_IPC, NsKind::Ipc),
+            (CRIURS_NS_USER, NsKind::User),
+            (CRIURS_NS_PID, NsKind::Pid),
+            (CRIURS_NS_NET, NsKind::Net),
+        ] {
+            assert_eq!(c, k.clone_flag());
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! C entry points of the userns room (added by its issue).

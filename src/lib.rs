@@ -1,0 +1,181 @@
+//! criurs: the namespace-collection stage of CRIU's dump, in Rust.
+//!
+//! A [`Context`] is made for the root pid of a process tree; everything
+//! collected for that tree lives in it. There is no global mutable state:
+//! two contexts in two threads never interfere. The C ABI in `ffi/` is a
+//! thin layer over this API.
+
+pub mod error;
+pub mod image;
+pub mod log;
+pub mod mount;
+pub mod net;
+pub mod netlink;
+pub mod ns;
+pub mod pstree;
+pub mod userns;
+
+#[doc(hidden)]
+pub mod ffi;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+pub use error::{Error, Result};
+pub use log::{Level, Logger, Sink};
+pub use ns::{NsEntry, NsKind, NsTable, NsType};
+pub use pstree::{ProcRoot, ProcessTree};
+
+/// The library version, as in Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything collected for one process tree.
+#[derive(Debug)]
+pub struct Context {
+    root_pid: i32,
+    proc: ProcRoot,
+    log: Logger,
+    images_dir: Option<OwnedFd>,
+    tree: Option<ProcessTree>,
+    namespaces: Option<NsTable>,
+    user: userns::UserNamespaces,
+    mnt: mount::MountNamespaces,
+    net: net::NetNamespaces,
+}
+
+impl Context {
+    /// A context for the tree rooted at `root_pid` on the system's /proc.
+    pub fn new(root_pid: i32) -> Result<Context> {
+        Self::with_proc_root(root_pid, ProcRoot::default())
+    }
+
+    /// A context reading procfs at `proc` (fixtures in tests).
+    pub fn with_proc_root(root_pid: i32, proc: ProcRoot) -> Result<Context> {
+        pstree::check_pid(root_pid)?;
+        pstree::task_state(&proc, root_pid)?;
+        Ok(Context {
+            root_pid,
+            proc,
+            log: Logger::default(),
+            images_dir: None,
+            tree: None,
+            namespaces: None,
+            user: Default::default(),
+            mnt: Default::default(),
+            net: Default::default(),
+        })
+    }
+
+    pub fn root_pid(&self) -> i32 {
+        self.root_pid
+    }
+
+    pub fn proc_root(&self) -> &ProcRoot {
+        &self.proc
+    }
+
+    pub fn logger(&self) -> &Logger {
+        &self.log
+    }
+
+    pub fn set_log_level(&mut self, level: Level) {
+        self.log.set_level(level);
+    }
+
+    /// `None` silences the context (the default).
+    pub fn set_log_sink(&mut self, sink: Option<Sink>) {
+        self.log.set_sink(sink);
+    }
+
+    /// Opens `path` as the directory the dump functions write into.
+    pub fn set_images_dir(&mut self, path: &Path) -> Result<()> {
+        self.images_dir = Some(image::open_dir(path)?);
+        Ok(())
+    }
+
+    /// Uses (a duplicate of) an open directory fd for images.
+    pub fn set_images_dir_fd(&mut self, fd: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+        self.images_dir = Some(image::dup_dir(fd)?);
+        Ok(())
+    }
+
+    pub(crate) fn images_dir(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
+        self.images_dir
+            .as_ref()
+            .map(|fd| fd.as_fd())
+            .ok_or_else(|| Error::invalid("no images directory set on the context"))
+    }
+
+    /// CRIU's `collect_namespaces(for_dump)`: walk the tree, build the
+    /// namespace table, then run the user, mount and net collectors in
+    /// that order. On failure the context keeps nothing from this call.
+    pub fn collect_namespaces(&mut self, for_dump: bool) -> Result<()> {
+        self.tree = None;
+        self.namespaces = None;
+        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
+        let table = NsTable::build(&self.proc, &tree, &self.log)?;
+        self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
+        let images = if for_dump { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
+        let user = userns::collect_user_namespaces(&self.proc, &table, &self.log, for_dump, images)?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump)?;
+        let net = net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)?;
+        self.tree = Some(tree);
+        self.namespaces = Some(table);
+        self.user = user;
+        self.mnt = mnt;
+        self.net = net;
+        Ok(())
+    }
+
+    /// The process tree of the last successful collection.
+    pub fn tree(&self) -> Result<&ProcessTree> {
+        self.tree.as_ref().ok_or_else(not_collected)
+    }
+
+    /// The namespace table of the last successful collection.
+    pub fn namespaces(&self) -> Result<&NsTable> {
+        self.namespaces.as_ref().ok_or_else(not_collected)
+    }
+
+    /// The namespace with small id `ns_id`, which must be of `kind`.
+    pub fn namespace(&self, ns_id: u32, kind: NsKind) -> Result<&NsEntry> {
+        let ns = self
+            .namespaces()?
+            .by_id(ns_id)
+            .ok_or_else(|| Error::new(libc::ENOENT, format!("no namespace with id {ns_id} in this context")))?;
+        if ns.kind != kind {
+            return Err(Error::invalid(format!("namespace {ns_id} is a {} namespace, not {}", ns.kind.name(), kind.name())));
+        }
+        Ok(ns)
+    }
+}
+
+fn not_collected() -> Error {
+    Error::new(libc::ENODATA, "namespaces not collected yet: call collect_namespaces first")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_own_process_as_own_namespaces() {
+        let me = std::process::id() as i32;
+        let mut ctx = Context::new(me).unwrap();
+        assert_eq!(ctx.namespaces().unwrap_err().errno(), libc::ENODATA);
+        ctx.collect_namespaces(false).unwrap();
+        let t = ctx.namespaces().unwrap();
+        assert!(t.len() >= 7, "at least pid..cgroup: {t:?}");
+        assert!(t.entries().iter().all(|e| e.ns_type == NsType::Own));
+        let mnt = t.root_ns(NsKind::Mnt).unwrap();
+        assert_eq!(ctx.namespace(mnt.id, NsKind::Mnt).unwrap().kid, mnt.kid);
+        assert_eq!(ctx.namespace(mnt.id, NsKind::Net).unwrap_err().errno(), libc::EINVAL);
+    }
+
+    #[test]
+    fn bad_pids_fail_at_creation() {
+        assert_eq!(Context::new(0).unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(Context::new(-1).unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(Context::new(i32::MAX).unwrap_err().errno(), libc::ESRCH);
+    }
+}

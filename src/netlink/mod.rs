@@ -1,0 +1,2 @@
+//! Netlink sockets, dump requests and the receive loop.
+//! (Filled in by the network issue.)
