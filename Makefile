@@ -19,7 +19,7 @@ C_TESTS := $(patsubst c-tests/%.c,$(RELEASE)/c-tests/%,$(wildcard c-tests/test_*
 C_TESTS_SAN := $(patsubst c-tests/%.c,$(RELEASE)/c-tests-san/%,$(wildcard c-tests/test_*.c))
 C_LINK  := -L$(RELEASE) -lcriurs -Wl,-rpath,$(abspath $(RELEASE))
 
-.PHONY: all lib header header-check check test-rust test-c test-c-san demo install uninstall clean bench examples
+.PHONY: all lib header header-check check test-rust test-c test-c-san test-c-valgrind install-check demo install uninstall clean bench examples
 
 all: lib examples
 
@@ -58,7 +58,14 @@ test-c: $(C_TESTS)
 test-c-san: $(C_TESTS_SAN)
 	ASAN_OPTIONS=detect_leaks=1 CRIURS_LIB=$(abspath $(RELEASE))/libcriurs.so c-tests/run $(C_TESTS_SAN)
 
-check: header-check lib test-rust test-c test-c-san install-check
+# The user-namespace test under valgrind: no leak on any path, failures included.
+test-c-valgrind: $(RELEASE)/c-tests/test_userns
+	valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	  --error-exitcode=99 $(RELEASE)/c-tests/test_userns > $(RELEASE)/valgrind-userns.log 2>&1 || \
+	  { cat $(RELEASE)/valgrind-userns.log; echo "valgrind found errors or leaks in test_userns" >&2; exit 1; }
+	@grep -E '^(not ok|1\.\.)' $(RELEASE)/valgrind-userns.log; echo "ok: test_userns clean under valgrind"
+
+check: header-check lib test-rust test-c test-c-san test-c-valgrind install-check
 
 # Installs into a scratch DESTDIR and builds a C program with pkg-config.
 install-check: lib

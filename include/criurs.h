@@ -51,6 +51,12 @@
 
 #define CRIURS_NS_TYPE_OTHER 3
 
+// Which id map: uid_map.
+#define CRIURS_UID_MAP 0
+
+// Which id map: gid_map.
+#define CRIURS_GID_MAP 1
+
 // Opaque handle for one process tree's collection. Made by
 // `criurs_ctx_new`, freed by `criurs_ctx_free`. Calls on one context are
 // serialized by a lock inside it, so it may be passed between threads;
@@ -77,6 +83,16 @@ typedef struct criurs_ns_info {
   // One of CRIURS_NS_TYPE_*.
   uint32_t type_;
 } criurs_ns_info;
+
+// One line of uid_map or gid_map. A plain value.
+typedef struct criurs_id_extent {
+  // First id inside the namespace.
+  uint32_t first;
+  // First id in the parent namespace.
+  uint32_t lower_first;
+  // Number of ids in the range.
+  uint32_t count;
+} criurs_id_extent;
 
 #ifdef __cplusplus
 extern "C" {
@@ -147,6 +163,29 @@ const char *criurs_ns_kind_name(uint32_t kind);
 
 // The name of a type ("own", "root", "other"), or "unknown". Static.
 const char *criurs_ns_type_name(uint32_t type_);
+
+// CRIU's dump_user_ns(): reads the uid and gid maps of `pid`, checks in
+// a short-lived child process that the namespace can be entered as its
+// root (the caller's credentials and namespaces never change), and
+// writes `userns-<ns_id>.img` into the context's images directory. After
+// criurs_collect_namespaces, `ns_id` must be a user namespace holding
+// `pid`. On failure no image is left behind. Returns 0, -EINVAL (bad
+// argument, no images directory), -ESRCH (no such pid, or it exited),
+// -EBADMSG (malformed map), or the errno of the failed step.
+int criurs_dump_user_ns(struct criurs_ctx *ctx, int32_t pid, uint32_t ns_id);
+
+// Reads `userns-<ns_id>.img` from the images directory into the context
+// (replacing the maps known for `ns_id`), for the accessors below.
+int criurs_userns_load_image(struct criurs_ctx *ctx, uint32_t ns_id);
+
+// Writes the number of extents of one map (`which`: CRIURS_UID_MAP or
+// CRIURS_GID_MAP) of user namespace `ns_id` to `*out`. -ENOENT when the
+// context has no maps for `ns_id`.
+int criurs_userns_extent_count(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t which, size_t *out);
+
+// Copies extent `index` of one map of user namespace `ns_id` to `*out`.
+// -ENOENT past the end.
+int criurs_userns_extent_get(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t which, size_t index, struct criurs_id_extent *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -21,7 +21,7 @@ pub mod ffi;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, ResultExt};
 pub use log::{Level, Logger, Sink};
 pub use ns::{NsEntry, NsKind, NsTable, NsType};
 pub use pstree::{ProcRoot, ProcessTree};
@@ -125,6 +125,59 @@ impl Context {
         self.mnt = mnt;
         self.net = net;
         Ok(())
+    }
+
+    // ---- user namespaces ----
+
+    /// CRIU's `dump_user_ns(pid, ns_id)`: reads the uid/gid maps of `pid`,
+    /// checks in a child process that the namespace can be entered, and
+    /// writes `userns-<ns_id>.img` into the images directory. When the
+    /// namespace table is collected, `ns_id` must name a user namespace
+    /// and `pid` must live in it. Nothing is written on failure.
+    pub fn dump_user_ns(&mut self, pid: i32, ns_id: u32) -> Result<()> {
+        pstree::check_pid(pid)?;
+        if ns_id == 0 {
+            return Err(Error::invalid("namespace id 0 does not exist (ids start at 1)"));
+        }
+        if let Some(table) = &self.namespaces {
+            if let Some(ns) = table.by_id(ns_id) {
+                if ns.kind != NsKind::User {
+                    return Err(Error::invalid(format!("namespace {ns_id} is a {} namespace, not user", ns.kind.name())));
+                }
+                let kid = ns::read_ns_kid(&self.proc, &pid.to_string(), NsKind::User)?
+                    .ok_or_else(|| Error::new(libc::ESRCH, format!("pid {pid} does not exist or exited")))?;
+                if kid != ns.kid {
+                    return Err(Error::invalid(format!("pid {pid} is not in user namespace {ns_id}")));
+                }
+            }
+        }
+        let dir = self.images_dir()?;
+        let maps = userns::dump_user_ns(&self.proc, pid, ns_id, self.namespaces.as_ref(), dir)
+            .with_context(|| format!("dump user namespace {ns_id} of pid {pid}"))?;
+        self.user.maps.insert(ns_id, maps);
+        Ok(())
+    }
+
+    /// The uid/gid maps known for user namespace `ns_id` (collected,
+    /// dumped or loaded from an image).
+    pub fn user_maps(&self, ns_id: u32) -> Result<&userns::IdMaps> {
+        self.user
+            .maps
+            .get(&ns_id)
+            .ok_or_else(|| Error::new(libc::ENOENT, format!("no uid/gid maps for user namespace {ns_id} in this context")))
+    }
+
+    /// Every user namespace with maps, by id.
+    pub fn user_namespaces(&self) -> &std::collections::BTreeMap<u32, userns::IdMaps> {
+        &self.user.maps
+    }
+
+    /// Reads `userns-<ns_id>.img` from the images directory into the
+    /// context, replacing what was known for `ns_id`.
+    pub fn load_user_ns_image(&mut self, ns_id: u32) -> Result<&userns::IdMaps> {
+        let maps = userns::read_image(self.images_dir()?, ns_id)?;
+        self.user.maps.insert(ns_id, maps);
+        Ok(&self.user.maps[&ns_id])
     }
 
     /// The process tree of the last successful collection.

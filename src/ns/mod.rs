@@ -147,6 +147,11 @@ pub fn read_ns_kid(proc: &ProcRoot, rel: &str, kind: NsKind) -> Result<Option<u6
     }
 }
 
+/// Whether a task has exited (or is exiting) by now.
+fn task_is_gone(proc: &ProcRoot, pid: i32) -> bool {
+    !matches!(crate::pstree::task_state(proc, pid), Ok(TaskState::Alive))
+}
+
 impl NsTable {
     /// Builds the table: the caller's own namespaces first (as CRIU does in
     /// `prepare_inventory`), then each task's in tree order.
@@ -174,9 +179,12 @@ impl NsTable {
             let rel = task.pid.to_string();
             let mut kids = Vec::with_capacity(supported.len());
             for &kind in &supported {
-                match read_ns_kid(proc, &rel, kind).map_err(|e| e.context(format!("pid {}", task.pid)))? {
-                    Some(kid) => kids.push((kind, kid)),
-                    None => break,
+                match read_ns_kid(proc, &rel, kind) {
+                    Ok(Some(kid)) => kids.push((kind, kid)),
+                    Ok(None) => break,
+                    // An exiting task's links answer EACCES before they vanish.
+                    Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && task_is_gone(proc, task.pid) => break,
+                    Err(e) => return Err(e.context(format!("pid {}", task.pid))),
                 }
             }
             if kids.len() < supported.len() {
