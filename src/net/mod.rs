@@ -5,8 +5,8 @@
 //! The diag sockets (and the SOCK_SEQPACKET unix socket CRIU keeps for
 //! later) are made inside the target namespace by a short-lived thread
 //! and stay bound to it. The families are then dumped concurrently on
-//! two sockets from the caller's namespace: unix on one thread,
-//! everything else on the other.
+//! two sockets from the caller's namespace, two worker threads taking
+//! the next request as they get free (big ones first).
 
 pub mod diag;
 pub mod procnet;
@@ -14,6 +14,7 @@ pub mod record;
 pub mod table;
 
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::log::Logger;
@@ -130,8 +131,8 @@ fn seqpacket_socket() -> Result<OwnedFd> {
 /// What the thread inside the namespace hands back: two diag sockets
 /// bound to the namespace and the /proc/net tables read from inside it.
 struct Prepared {
-    unix_socket: DiagSocket,
-    other_socket: DiagSocket,
+    first_socket: DiagSocket,
+    second_socket: DiagSocket,
     proc_tables: Vec<(ProcTable, Result<Vec<Socket>>)>,
 }
 
@@ -158,31 +159,57 @@ fn read_proc_table(table: ProcTable) -> Result<Vec<Socket>> {
     }
 }
 
+/// The order requests are handed to the two workers: the big ones first
+/// (unix, then TCP, whose v6 dump walks the same hash table as v4), so
+/// the second worker takes TCP while the first is still in unix.
+const SCHEDULE: [usize; 11] = [0, 1, 4, 2, 5, 3, 6, 7, 8, 9, 10];
+
+/// Runs every request of `DiagRequest::ALL` on two sockets at once, each
+/// worker taking the next request of `SCHEDULE` when it is free. Returns
+/// the outcomes in `DiagRequest::ALL` order.
+fn dump_concurrently(sockets: [&mut DiagSocket; 2]) -> Result<Vec<Batch>> {
+    let next = AtomicUsize::new(0);
+    let work = |sock: &mut DiagSocket| {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = SCHEDULE.get(k) else { break };
+            let req = DiagRequest::ALL[i];
+            done.push((i, (req.name(), dump_family(sock, req))));
+        }
+        done
+    };
+    let [first, second] = sockets;
+    let mut all = std::thread::scope(|scope| {
+        let helper = std::thread::Builder::new()
+            .name("criurs-sockdiag".into())
+            .spawn_scoped(scope, || work(first))
+            .map_err(|e| Error::io(&e, "start a sock_diag worker thread"))?;
+        let mut mine = work(second);
+        let theirs = helper.join().map_err(|_| Error::new(libc::EFAULT, "sock_diag worker thread panicked"))?;
+        mine.extend(theirs);
+        Ok::<_, Error>(mine)
+    })?;
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, batch)| batch).collect())
+}
+
 /// CRIU's `collect_sockets(ns)`.
 pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
     let what = format!("net namespace {}", net.id);
     let prepared = run_in_namespace(&net.ns_fd, NsKind::Net, || {
         Ok(Prepared {
-            unix_socket: DiagSocket::new()?,
-            other_socket: DiagSocket::new()?,
+            first_socket: DiagSocket::new()?,
+            second_socket: DiagSocket::new()?,
             proc_tables: ProcTable::ALL.iter().map(|&t| (t, read_proc_table(t))).collect(),
         })
     })
     .map_err(|e| e.context(&what))?;
-    let Prepared { mut unix_socket, mut other_socket, proc_tables } = prepared;
+    let Prepared { mut first_socket, mut second_socket, proc_tables } = prepared;
 
-    let (unix, mut others) = std::thread::scope(|scope| {
-        let unix = std::thread::Builder::new()
-            .name("criurs-unixdiag".into())
-            .spawn_scoped(scope, || dump_family(&mut unix_socket, DiagRequest::Unix))
-            .map_err(|e| Error::io(&e, "start the unix dump thread"))?;
-        let mut others: Vec<Batch> = Vec::new();
-        for req in &DiagRequest::ALL[1..] {
-            others.push((req.name(), dump_family(&mut other_socket, *req)));
-        }
-        let unix = unix.join().unwrap_or_else(|_| Err(Error::new(libc::EFAULT, "unix dump thread panicked")));
-        Ok::<_, Error>((unix, others))
-    })?;
+    let mut results = dump_concurrently([&mut first_socket, &mut second_socket])?;
+    let unix = results.remove(0).1;
+    let mut others = results;
 
     // Raw sockets come from /proc when the kernel has no raw_diag; ping
     // sockets always do.
