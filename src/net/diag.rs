@@ -236,7 +236,16 @@ pub fn parse_unix(p: &[u8]) -> Result<Socket> {
         let a = attr.map_err(|e| e.context(format!("unix socket {ino}")))?;
         let pl = a.payload;
         match a.kind {
-            UNIX_DIAG_NAME => d.name = pl.into(),
+            UNIX_DIAG_NAME => {
+                // A path ends at its NUL (binders may count it in the
+                // address length); an abstract name starts with NUL and
+                // every byte of it counts.
+                let name = match pl.split_first() {
+                    Some((0, _)) => pl,
+                    _ => pl.split(|&c| c == 0).next().unwrap_or(pl),
+                };
+                d.name = name.into();
+            }
             UNIX_DIAG_VFS => {
                 need("UNIX_DIAG_VFS", pl, 8)?;
                 d.vfs_ino = u32_ne(pl, 0);

@@ -13,6 +13,9 @@ pub mod procnet;
 pub mod record;
 pub mod table;
 
+#[cfg(test)]
+pub(crate) mod tests;
+
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
