@@ -178,3 +178,31 @@ impl<'a> IntoIterator for &'a SocketTable {
         self.sockets.iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::record::{Detail, Socket, UnixDetail, AF_UNIX};
+
+    fn sk(ino: u32) -> Socket {
+        Socket { ino, family: AF_UNIX, type_: 1, state: 1, detail: Detail::Unix(UnixDetail { peer: ino + 1, ..Default::default() }) }
+    }
+
+    #[test]
+    fn keeps_batch_order_indexes_nonzero_inodes_and_drops_repeats() {
+        let fam = vec![FamilyStatus { name: "unix", state: FamilyState::Collected(3) }, FamilyStatus { name: "tcp4", state: FamilyState::Unsupported }];
+        let t = SocketTable::from_batches(vec![vec![sk(5), sk(0), sk(3)], vec![sk(9), sk(5), sk(0)]], fam);
+        let order: Vec<u32> = t.iter().map(|s| s.ino).collect();
+        assert_eq!(order, vec![5, 0, 3, 9, 0]);
+        assert_eq!(t.duplicates(), 1);
+        assert_eq!(t.lookup(9).unwrap().unix().unwrap().peer, 10);
+        assert_eq!(t.position(3), Some(2));
+        assert!(t.lookup(0).is_none() && t.lookup(4).is_none());
+        assert!(t.collected("unix") && !t.collected("tcp4"));
+        // a repeat inside the first batch keeps the first occurrence
+        let t = SocketTable::from_batches(vec![vec![sk(1), sk(2), sk(1)]], vec![]);
+        assert_eq!(t.iter().map(|s| s.ino).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!((t.position(2), t.duplicates()), (Some(1), 1));
+        assert!(std::mem::size_of::<Socket>() <= 112, "record size {}", std::mem::size_of::<Socket>());
+    }
+}

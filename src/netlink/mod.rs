@@ -298,3 +298,148 @@ impl DiagSocket {
         Ok((got, from.port_number() == 0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message: header (len, type, flags, seq, port) then payload, padded.
+    pub(crate) fn msg(kind: u16, seq: u32, port: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((NLMSG_HDRLEN + payload.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&NLM_F_MULTI.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&port.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m.resize(align(m.len()), 0);
+        m
+    }
+
+    #[test]
+    fn walks_messages_and_refuses_short_or_lying_ones() {
+        let mut d = msg(20, 1, 7, b"abcde");
+        d.extend(msg(NLMSG_DONE, 1, 7, &0i32.to_ne_bytes()));
+        let got: Vec<NlMsg> = messages(&d).map(Result::unwrap).collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].kind, got[0].payload), (20, &b"abcde"[..]));
+        assert_eq!(got[1].kind, NLMSG_DONE);
+        // 10 stray bytes: shorter than a header
+        assert_eq!(messages(&d[..10]).next().unwrap().unwrap_err().errno(), libc::EBADMSG);
+        // nlmsg_len larger than the datagram
+        let mut lying = d.clone();
+        lying[0..4].copy_from_slice(&1000u32.to_ne_bytes());
+        assert!(messages(&lying).next().unwrap().unwrap_err().message().contains("claims 1000 bytes"));
+        // nlmsg_len smaller than a header
+        lying[0..4].copy_from_slice(&8u32.to_ne_bytes());
+        assert!(messages(&lying).next().unwrap().is_err());
+        // an error stops the walk
+        let mut it = messages(&lying);
+        assert!(it.next().unwrap().is_err());
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn walks_attributes_and_refuses_lying_lengths() {
+        // len 6, type 3 (with the nested bit set), payload "hi", 2 pad bytes;
+        // then len 4, type 1, empty.
+        let a = [6, 0, 3, 0x80, b'h', b'i', 0, 0, 4, 0, 1, 0];
+        let got: Vec<Attr> = attributes(&a).map(Result::unwrap).collect();
+        assert_eq!(got, vec![Attr { kind: 3, payload: b"hi" }, Attr { kind: 1, payload: b"" }]);
+        assert!(attributes(&[9, 0, 1, 0, 0]).next().unwrap().is_err(), "claims 9 of 5");
+        assert!(attributes(&[2, 0, 1, 0]).next().unwrap().is_err(), "shorter than its header");
+        assert!(attributes(&[4, 0]).next().unwrap().is_err(), "stray bytes");
+    }
+
+    #[test]
+    fn datagram_handling_skips_foreign_replies_and_maps_errors() {
+        let mut seen = Vec::new();
+        let mut d = msg(20, 5, 9, b"other request");
+        d.extend(msg(20, 4, 8, b"other port"));
+        d.extend(msg(20, 4, 9, b"ours"));
+        d.extend(msg(NLMSG_NOOP, 4, 9, b""));
+        let done = process_datagram(&d, 4, 9, &mut |p| {
+            seen.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert!(!done);
+        assert_eq!(seen, vec![b"ours".to_vec()]);
+        let done = process_datagram(&msg(NLMSG_DONE, 4, 9, &0i32.to_ne_bytes()), 4, 9, &mut |_| Ok(())).unwrap();
+        assert!(done);
+        // NLMSG_ERROR carries -errno and the request header.
+        let mut err = (-libc::ENOENT).to_ne_bytes().to_vec();
+        err.extend_from_slice(&[0; 16]);
+        let e = process_datagram(&msg(NLMSG_ERROR, 4, 9, &err), 4, 9, &mut |_| Ok(())).unwrap_err();
+        assert_eq!(e.errno(), libc::ENOENT);
+        // An acknowledgement (error 0) is not an error.
+        let ack = process_datagram(&msg(NLMSG_ERROR, 4, 9, &[0; 20]), 4, 9, &mut |_| Ok(())).unwrap();
+        assert!(!ack);
+        // A negative done code, a truncated error and an overrun are errors.
+        let e = process_datagram(&msg(NLMSG_DONE, 4, 9, &(-libc::EINTR).to_ne_bytes()), 4, 9, &mut |_| Ok(())).unwrap_err();
+        assert_eq!(e.errno(), libc::EINTR);
+        assert_eq!(process_datagram(&msg(NLMSG_ERROR, 4, 9, &[1]), 4, 9, &mut |_| Ok(())).unwrap_err().errno(), libc::EBADMSG);
+        assert_eq!(process_datagram(&msg(NLMSG_OVERRUN, 4, 9, b""), 4, 9, &mut |_| Ok(())).unwrap_err().errno(), libc::ENOBUFS);
+        // The callback's error stops the walk.
+        let e = process_datagram(&msg(20, 4, 9, b"x"), 4, 9, &mut |_| Err(Error::malformed("bad"))).unwrap_err();
+        assert_eq!(e.message(), "bad");
+    }
+
+    #[test]
+    fn request_is_header_then_body() {
+        let r = dump_request(42, &[1, 2, 3, 4]);
+        assert_eq!(r.len(), 20);
+        assert_eq!(&r[0..4], &20u32.to_ne_bytes());
+        assert_eq!(&r[4..6], &SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        assert_eq!(&r[6..8], &0x301u16.to_ne_bytes());
+        assert_eq!(&r[8..12], &42u32.to_ne_bytes());
+        assert_eq!(&r[16..], &[1, 2, 3, 4]);
+    }
+
+    fn unix_listener_dump(sock: &mut DiagSocket) -> Vec<(u32, usize)> {
+        let body = crate::net::DiagRequest::Unix.body();
+        let mut out = Vec::new();
+        sock.dump(&body, &mut |p| {
+            let s = crate::net::diag::parse_unix(p)?;
+            out.push((s.ino, s.unix().map(|u| u.icons.len()).unwrap_or(0)));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn replies_larger_than_the_first_buffer_are_not_lost_and_strangers_are_ignored() {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let dir = crate::pstree::tests::temp_dir("nlbig");
+        let path = dir.join("l.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        // SAFETY: listen(2) on our socket to raise its backlog.
+        assert_eq!(unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 300) }, 0);
+        let clients: Vec<UnixStream> = (0..200).map(|_| UnixStream::connect(&path).unwrap()).collect();
+        let ino = std::fs::metadata(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&listener))).unwrap().ino() as u32;
+        // A 64-byte first buffer against an 800-byte icons attribute.
+        let mut small = DiagSocket::with_buffer(64).unwrap();
+        // Another socket of ours sends a fake "done" to `small` first.
+        let stranger = DiagSocket::new().unwrap();
+        let fake = msg(NLMSG_DONE, 1, small.port(), &0i32.to_ne_bytes());
+        stranger.socket.send_to(&fake, &SocketAddr::new(small.port(), 0), 0).unwrap();
+        let got = unix_listener_dump(&mut small);
+        assert_eq!(got.iter().find(|(i, _)| *i == ino).map(|x| x.1), Some(200), "all 200 pending connections");
+        assert!(small.buf.capacity() > 64);
+        // Again on the same socket: a new sequence number, same answer.
+        let again = unix_listener_dump(&mut small);
+        assert_eq!(again.iter().find(|(i, _)| *i == ino).map(|x| x.1), Some(200));
+        drop(clients);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn kernel_errors_come_back_as_errno() {
+        let mut s = DiagSocket::new().unwrap();
+        // Family 99 has no diag handler.
+        let e = s.dump(&[99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], &mut |_| Ok(())).unwrap_err();
+        assert!(e.errno() == libc::EINVAL || e.errno() == libc::ENOENT, "{e}");
+    }
+}
