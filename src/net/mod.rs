@@ -117,7 +117,14 @@ pub fn collect_net_namespaces(proc: &ProcRoot, table: &NsTable, log: &Logger, fo
 pub fn prep_ns_sockets(proc: &ProcRoot, ns: &NsEntry) -> Result<NetNs> {
     let what = || format!("net namespace {} (pid {})", ns.id, ns.pid);
     let ns_fd = open_ns(proc, ns.pid, NsKind::Net).map_err(|e| e.context(what()))?;
-    let seq_socket = run_in_namespace(&ns_fd, NsKind::Net, seqpacket_socket).map_err(|e| e.context(what()))?;
+    // The caller's own namespace needs no helper thread (as CRIU, which
+    // switches only into other namespaces).
+    let seq_socket = if ns.ns_type == NsType::Own {
+        seqpacket_socket()
+    } else {
+        run_in_namespace(&ns_fd, NsKind::Net, seqpacket_socket)
+    }
+    .map_err(|e| e.context(what()))?;
     Ok(NetNs { id: ns.id, kid: ns.kid, ns_type: ns.ns_type, ns_fd, seq_socket, sockets: None })
 }
 
