@@ -27,6 +27,12 @@
 
 #define CRIURS_LOG_DEBUG 4
 
+// Where an inet record came from (criurs_sk_info.source).
+#define CRIURS_SK_SOURCE_DIAG 0
+
+// From /proc/PID/net/{raw,raw6,icmp,icmp6}: no diag module reports it.
+#define CRIURS_SK_SOURCE_PROCNET 1
+
 // Namespace kinds: each is the kind's CLONE_NEW* flag.
 #define CRIURS_NS_TIME 128
 
@@ -69,6 +75,107 @@ typedef struct criurs_ctx criurs_ctx;
 // newline, and valid only during the call. May be called from worker
 // threads of the library, so it must be thread-safe.
 typedef void (*criurs_log_fn)(void *user_data, uint32_t level, const char *line);
+
+// A packet socket ring (PACKET_DIAG_RX_RING / TX_RING). A plain value.
+typedef struct criurs_packet_ring {
+  uint32_t block_size;
+  uint32_t block_nr;
+  uint32_t frame_size;
+  uint32_t frame_nr;
+  uint32_t retire_tmo;
+  uint32_t sizeof_priv;
+  uint32_t features;
+} criurs_packet_ring;
+
+// One socket of a network namespace: common fields, then the fields of
+// its family (those of other families are zero). Names follow CRIU's
+// socket images (UnixSkEntry, InetSkEntry, PacketSockEntry,
+// NetlinkSkEntry). Pointers in it point into the context and stay valid
+// until the next criurs_collect_sockets on the same namespace, the next
+// criurs_collect_namespaces, or criurs_ctx_free; do not free them.
+typedef struct criurs_sk_info {
+  // Socket inode; 0 for an orphaned TCP socket (listed, not found by
+  // criurs_sk_lookup).
+  uint32_t ino;
+  // AF_UNIX, AF_INET, AF_INET6, AF_PACKET or AF_NETLINK.
+  uint32_t family;
+  // SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW.
+  uint32_t type_;
+  // TCP_* state numbers (unix and inet), netlink state, 0 for packet.
+  uint32_t state;
+  // inet: IPPROTO_*; packet: ethertype (host order); netlink: NETLINK_*.
+  uint32_t protocol;
+  // Owner uid, when has_uid.
+  uint32_t uid;
+  bool has_uid;
+  // Receive / send queue; for a listener: waiting connections / backlog.
+  uint32_t rqlen;
+  uint32_t wqlen;
+  // A listener's backlog, else 0.
+  uint32_t backlog;
+  // sk_shutdown bits: 1 receive side, 2 send side.
+  uint32_t shutdown;
+  // unix: bound name (path, or abstract starting with a NUL byte), not
+  // NUL-terminated; NULL/0 when unbound.
+  const uint8_t *name;
+  size_t name_len;
+  // unix: device and inode of the bound file, 0 when none.
+  uint32_t vfs_dev;
+  uint32_t vfs_ino;
+  // unix: inode of the peer, 0 when none.
+  uint32_t peer;
+  // unix: inodes of connections waiting in a listener's queue.
+  const uint32_t *icons;
+  size_t icons_count;
+  // inet: addresses in network byte order (IPv4 in the first 4 bytes).
+  uint8_t src_addr[16];
+  uint8_t dst_addr[16];
+  uint16_t src_port;
+  uint16_t dst_port;
+  // inet: bound device; packet: interface index (PACKET_DIAG_INFO).
+  uint32_t ifindex;
+  // inet: IPV6_V6ONLY: 1, 0, or -1 when the kernel did not say.
+  int32_t v6only;
+  // inet: one of CRIURS_SK_SOURCE_*.
+  uint32_t source;
+  // packet: PACKET_DIAG_INFO fields, when has_info.
+  bool has_info;
+  uint32_t version;
+  uint32_t reserve;
+  uint32_t copy_thresh;
+  uint32_t timestamp;
+  // packet: PDI_* flags.
+  uint32_t packet_flags;
+  // packet: PACKET_FANOUT value, when has_fanout.
+  bool has_fanout;
+  uint32_t fanout;
+  bool has_rx_ring;
+  struct criurs_packet_ring rx_ring;
+  bool has_tx_ring;
+  struct criurs_packet_ring tx_ring;
+  // packet: number of multicast entries (criurs_sk_packet_mclist).
+  size_t mclist_count;
+  // netlink: own port id, destination port and group.
+  uint32_t portid;
+  uint32_t dst_portid;
+  uint32_t dst_group;
+  // netlink: multicast group bitmap as 32-bit words.
+  const uint32_t *groups;
+  size_t groups_count;
+  // netlink: NDIAG_FLAG_* bits, when has_nl_flags.
+  bool has_nl_flags;
+  uint32_t nl_flags;
+} criurs_sk_info;
+
+// One packet socket multicast entry (PACKET_DIAG_MCLIST). A plain value.
+typedef struct criurs_packet_mclist {
+  uint32_t index;
+  uint32_t count;
+  uint16_t type_;
+  // Bytes of addr in use (at most 32).
+  uint16_t alen;
+  uint8_t addr[32];
+} criurs_packet_mclist;
 
 // One namespace of the table. A plain value: copy it freely.
 typedef struct criurs_ns_info {
@@ -136,6 +243,34 @@ int criurs_ctx_set_images_dir(struct criurs_ctx *ctx, const char *path);
 // Sets the images directory from an open directory fd, which is
 // duplicated: the caller keeps ownership of `dirfd`.
 int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
+
+// CRIU's collect_sockets for the network namespace `ns_id` (a net
+// namespace of the table, see criurs_ns_get): one sock_diag dump per
+// family, made from inside that namespace by a short-lived thread; the
+// calling thread never changes namespace. Replaces that namespace's
+// earlier sockets (pointers from earlier criurs_sk_get calls on it
+// become invalid). Returns 0 or -errno: -ENODATA before
+// criurs_collect_namespaces, -ENOENT no such namespace, -EINVAL not a
+// net namespace, or the kernel's errno for a failed request.
+int criurs_collect_sockets(struct criurs_ctx *ctx, uint32_t ns_id);
+
+// Writes the number of sockets collected in `ns_id` to `*out`.
+// -ENODATA when they were not collected.
+int criurs_sk_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies socket number `index` (0 <= index < count, in a stable order:
+// unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw, ping, packet,
+// netlink) to `*out`. -ENOENT past the end.
+int criurs_sk_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_sk_info *out);
+
+// Finds the socket with inode `ino` in `ns_id` (CRIU's lookup_socket).
+// -ENOENT when there is none (inode 0 is never found).
+int criurs_sk_lookup(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t ino, struct criurs_sk_info *out);
+
+// Copies multicast entry `index` (< mclist_count) of the packet socket
+// `ino` to `*out`. -ENOENT: no such socket or entry; -EINVAL: not a
+// packet socket.
+int criurs_sk_packet_mclist(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t ino, size_t index, struct criurs_packet_mclist *out);
 
 // CRIU's collect_namespaces(): walks the tree from the context's pid
 // (the root and all descendants), builds the namespace table, then runs

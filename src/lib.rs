@@ -207,6 +207,33 @@ fn not_collected() -> Error {
     Error::new(libc::ENODATA, "namespaces not collected yet: call collect_namespaces first")
 }
 
+// ---- network namespaces and sockets ----
+impl Context {
+    /// CRIU's `collect_sockets` for the network namespace `ns_id` of the
+    /// table: one sock_diag dump per family, made from inside that
+    /// namespace without moving the caller. Replaces any earlier table of
+    /// that namespace; on failure it keeps none.
+    pub fn collect_sockets(&mut self, ns_id: u32) -> Result<()> {
+        let ns = self.namespace(ns_id, NsKind::Net)?.clone();
+        self.net.collect_sockets(&self.proc, &ns, &self.log)?;
+        Ok(())
+    }
+
+    /// The sockets of network namespace `ns_id` collected by
+    /// `collect_sockets` (or by `collect_namespaces(true)`).
+    pub fn sockets(&self, ns_id: u32) -> Result<&net::SocketTable> {
+        self.namespace(ns_id, NsKind::Net)?;
+        self.net.get(ns_id).and_then(|n| n.sockets()).ok_or_else(|| {
+            Error::new(libc::ENODATA, format!("sockets of net namespace {ns_id} not collected yet: call collect_sockets first"))
+        })
+    }
+
+    /// The network namespaces prepared by the last collection.
+    pub fn net_namespaces(&self) -> &net::NetNamespaces {
+        &self.net
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,52 @@
+//! Measures socket collection for `bench/sockets`: collects the sockets
+//! of PID's network namespace and prints one line:
+//! `seconds=S sockets=N table_bytes=B name_bytes=B maxrss_kb=K`.
+//! Usage: criurs-bench-sockets PID [--dump]  (--dump: one line per socket)
+
+use std::time::Instant;
+
+use criurs::{Context, NsKind};
+
+fn max_rss_kb() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_maxrss
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(pid) = args.get(1).and_then(|a| a.parse::<i32>().ok()) else {
+        eprintln!("usage: criurs-bench-sockets PID [--dump]");
+        std::process::exit(2);
+    };
+    let run = || -> criurs::Result<()> {
+        let mut ctx = Context::new(pid)?;
+        ctx.collect_namespaces(false)?;
+        let ns = ctx.namespaces()?.root_ns(NsKind::Net).map(|n| n.id).ok_or_else(|| criurs::Error::invalid("no net namespace"))?;
+        let start = Instant::now();
+        ctx.collect_sockets(ns)?;
+        let secs = start.elapsed().as_secs_f64();
+        let table = ctx.sockets(ns)?;
+        if args.iter().any(|a| a == "--dump") {
+            for s in table {
+                println!("{s:?}");
+            }
+        }
+        let families: Vec<String> = table.families().iter().map(|f| format!("{}:{:?}", f.name, f.state)).collect();
+        println!(
+            "seconds={secs:.6} sockets={} table_bytes={} name_bytes={} maxrss_kb={} families={}",
+            table.len(),
+            table.memory_bytes(),
+            table.name_bytes(),
+            max_rss_kb(),
+            families.join(",")
+        );
+        Ok(())
+    };
+    if let Err(e) = run() {
+        eprintln!("criurs-bench-sockets: {e}");
+        std::process::exit(1);
+    }
+}
