@@ -16,7 +16,7 @@ pub mod table;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
@@ -240,11 +240,18 @@ pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
     let tail = others.split_off(others.len() - 2);
     let batches_in_order = std::iter::once(("unix", unix)).chain(others).chain(from_proc).chain(tail);
 
+    // Our own sockets in the namespace (CRIU's seqpacket socket and the
+    // two diag sockets) are tools of the collection, not the tree's.
+    let ours: Vec<u32> = [net.seq_socket(), first_socket.as_fd(), second_socket.as_fd()]
+        .into_iter()
+        .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino as u32))
+        .collect();
     let mut batches = Vec::new();
     let mut families = Vec::new();
     for (name, result) in batches_in_order {
         match result {
-            Ok(sockets) => {
+            Ok(mut sockets) => {
+                sockets.retain(|sk| !ours.contains(&sk.ino));
                 families.push(FamilyStatus { name, state: FamilyState::Collected(sockets.len()) });
                 batches.push(sockets);
             }
