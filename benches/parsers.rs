@@ -1,0 +1,74 @@
+//! Micro-benchmarks of the parsers on recorded inputs: mountinfo (a
+//! 10,000-line file in the shape of the CRIU fixture, with escapes) and
+//! the sock_diag replies (unix and TCP replies recorded at start-up from a
+//! live dump of sockets this process makes on loopback).
+
+use std::hint::black_box;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criurs::mount::mountinfo::{self, ParseRules};
+use criurs::net::DiagRequest;
+use criurs::netlink::DiagSocket;
+
+fn mountinfo_10k() -> Vec<u8> {
+    let mut text = Vec::new();
+    text.extend_from_slice(b"62 60 254:0 / / rw,relatime - ext4 /dev/vda rw,discard\n");
+    for i in 0..10_000u32 {
+        let line = match i % 4 {
+            0 => format!("{} 62 0:41 /sub /tmp/root/bind_{i} rw,relatime - tmpfs fx-a rw,size=128k,mode=751\n", 100 + i),
+            1 => format!("{} 62 0:43 / /tmp/root/peer\\040{i} rw,relatime shared:1 - tmpfs fx-peer rw,size=16k\n", 100 + i),
+            2 => format!("{} 62 0:43 / /tmp/root/slave\\011{i} rw,nosuid,noexec,relatime master:1 - tmpfs fx-peer rw\n", 100 + i),
+            _ => format!("{} 62 0:44 / /tmp/root/fuse{i} rw,relatime - fuse.sshfs host:/x rw,user_id=0\n", 100 + i),
+        };
+        text.extend_from_slice(line.as_bytes());
+    }
+    text
+}
+
+/// Records the replies of one dump request (payloads after the netlink
+/// header), as the receive loop hands them to the parser.
+fn record(req: DiagRequest) -> Vec<Vec<u8>> {
+    let mut sock = DiagSocket::new().expect("sock_diag socket (run as root)");
+    let mut replies = Vec::new();
+    sock.dump(&req.body(), &mut |payload| {
+        replies.push(payload.to_vec());
+        Ok(())
+    })
+    .expect("dump");
+    replies
+}
+
+fn parsers(c: &mut Criterion) {
+    let text = mountinfo_10k();
+    let rules = ParseRules::default();
+    let mut g = c.benchmark_group("mountinfo");
+    g.throughput(Throughput::Elements(10_001));
+    g.bench_function("parse 10,001 lines", |b| b.iter(|| mountinfo::parse(black_box(&text), &rules).unwrap()));
+    g.finish();
+
+    // Sockets to record: 2,000 unix (socketpairs) and 400 TCP on loopback.
+    let pairs: Vec<_> = (0..1000).map(|_| UnixStream::pair().unwrap()).collect();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let clients: Vec<_> = (0..200).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let servers: Vec<_> = (0..200).map(|_| listener.accept().unwrap().0).collect();
+    for (name, req) in [("unix", DiagRequest::ALL[0]), ("tcp4", DiagRequest::ALL[1])] {
+        let replies = record(req);
+        let mut g = c.benchmark_group("sock_diag");
+        g.throughput(Throughput::Elements(replies.len() as u64));
+        g.bench_function(format!("parse {} {name} replies", replies.len()), |b| {
+            b.iter(|| {
+                for p in &replies {
+                    black_box(req.parse(black_box(p)).unwrap());
+                }
+            })
+        });
+        g.finish();
+    }
+    drop((pairs, clients, servers));
+}
+
+criterion_group!(benches, parsers);
+criterion_main!(benches);
