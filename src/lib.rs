@@ -117,7 +117,7 @@ impl Context {
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
         let images = if for_dump { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
         let user = userns::collect_user_namespaces(&self.proc, &table, &self.log, for_dump, images)?;
-        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump)?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
         let net = net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)?;
         self.tree = Some(tree);
         self.namespaces = Some(table);
