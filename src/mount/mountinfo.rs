@@ -346,7 +346,7 @@ mod tests {
             (b"1 2 0:1 / / rw - tmpfs t", "no super options"),
             (b"1 2 0:1 / / rw - tmpfs", "no mount source"),
             (b"1 2 0:1 / / rw,bogus - tmpfs t rw", "bogus"),
-            (b"99999999999 2 0:1 / / rw - tmpfs t rw", "32 bits"),
+            (b"9999999999 2 0:1 / / rw - tmpfs t rw", "32 bits"),
             (b"1 2 0:1 / / rw - tmpfs t rw extra", "unexpected field"),
         ];
         for (line, want) in cases {
