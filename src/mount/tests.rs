@@ -188,3 +188,237 @@ fn image_round_trips_and_refuses_damage() {
     }
     assert!(image::decode(&bytes[..bytes.len() - 3], "m.img").is_err());
 }
+
+/// Live namespaces: a shell in a new private mount namespace builds the
+/// mounts, then waits on stdin; dropping the guard ends it (and with it
+/// the namespace and every mount in it) and removes the base directory.
+pub(crate) mod live {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Child, Command, Stdio};
+
+    pub struct NsShell {
+        pub child: Child,
+        pub base: std::path::PathBuf,
+    }
+
+    impl NsShell {
+        pub fn start(tag: &str, script: &str) -> NsShell {
+            let base = std::env::temp_dir().join(format!("criurs-mnt-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir(&base);
+            std::fs::create_dir_all(&base).unwrap();
+            let full = format!("set -e\nB=\"$1\"\n{script}\necho ready\nread x\n");
+            let mut child = Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c", &full, "sh"])
+                .arg(&base)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("unshare is installed (util-linux)");
+            let mut line = String::new();
+            BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+            let shell = NsShell { child, base };
+            assert_eq!(line.trim(), "ready", "the namespace script failed (run as root)");
+            shell
+        }
+
+        pub fn pid(&self) -> i32 {
+            self.child.id() as i32
+        }
+    }
+
+    impl Drop for NsShell {
+        fn drop(&mut self) {
+            if let Some(mut stdin) = self.child.stdin.take() {
+                let _ = stdin.write_all(b"\n");
+            }
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir(&self.base);
+        }
+    }
+
+    pub const SCRIPT: &str = r#"
+mount -t tmpfs -o size=4m base "$B"
+mkdir "$B/t1" "$B/bind1" "$B/bindsub" "$B/shared" "$B/peer" "$B/slave" "$B/unb" "$B/over" "$B/del" "$B/proc"
+mkdir "$B/sp ace" "$(printf '%s/t\tab' "$B")" "$B/back\\slash" "$(printf '%s/new\nline' "$B")"
+mount -t tmpfs -o size=1m,mode=751 t1src "$B/t1"
+mkdir "$B/t1/sub" "$B/t1/gone"
+mount --bind "$B/t1" "$B/bind1"
+mount --bind "$B/t1/sub" "$B/bindsub"
+mount -t tmpfs -o size=1m shr "$B/shared"
+mount --make-shared "$B/shared"
+mount --bind "$B/shared" "$B/peer"
+mount --bind "$B/shared" "$B/slave"
+mount --make-slave "$B/slave"
+mount -t tmpfs -o size=1m ub "$B/unb"
+mount --make-unbindable "$B/unb"
+mount -t tmpfs -o size=1m,nosuid,noexec,ro ov1 "$B/over"
+mount -t tmpfs -o size=1m ov2 "$B/over"
+mount --bind "$B/t1/gone" "$B/del"
+rmdir "$B/t1/gone"
+mount -t proc proc "$B/proc"
+for d in "$B/sp ace" "$(printf '%s/t\tab' "$B")" "$B/back\\slash" "$(printf '%s/new\nline' "$B")"; do mount -t tmpfs -o size=64k odd "$d"; done
+"#;
+}
+
+/// Mount points outside `base` other than "/" marked external, as a
+/// caller would with --external: the host's mounts copied into the
+/// namespace are not what the test is about, and may be of any type.
+fn host_mounts_as_external(pid: i32, base: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let text = std::fs::read(format!("/proc/{pid}/mountinfo")).unwrap();
+    let recs = mountinfo::parse(&text, &mountinfo::ParseRules::default()).unwrap();
+    recs.into_iter()
+        .filter(|m| m.mountpoint != b"/" && !m.mountpoint.starts_with(base))
+        .map(|m| (m.mountpoint, b"host".to_vec()))
+        .collect()
+}
+
+fn findmnt_flat(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    for fs in v.as_array().into_iter().flatten() {
+        out.push(fs.clone());
+        if let Some(c) = fs.get("children") {
+            findmnt_flat(c, out);
+        }
+    }
+}
+
+#[test]
+fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
+    use crate::Context;
+    use std::os::unix::ffi::OsStrExt;
+    let sh = live::NsShell::start("live", live::SCRIPT);
+    let base = sh.base.as_os_str().as_bytes().to_vec();
+    let mut ctx = Context::new(sh.pid()).unwrap();
+    ctx.set_external_mounts(host_mounts_as_external(sh.pid(), &base)).unwrap();
+    ctx.collect_namespaces(true).unwrap();
+    let ns_id = ctx.namespaces().unwrap().root_ns(NsKind::Mnt).unwrap().id;
+    let ns = ctx.mount_namespace(ns_id).unwrap();
+    assert!(ctx.mount_namespaces().unwrap().validated(), "another namespace, for dump: validated");
+
+    let out = std::process::Command::new("findmnt")
+        .args(["-J", "-o", "ID,PARENT,MAJ:MIN,FSROOT,TARGET,SOURCE,FSTYPE,VFS-OPTIONS,FS-OPTIONS,PROPAGATION", "-N"])
+        .arg(sh.pid().to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rows = Vec::new();
+    findmnt_flat(&json["filesystems"], &mut rows);
+    assert_eq!(rows.len(), ns.len(), "findmnt and we see the same mounts");
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("").as_bytes().to_vec();
+    let mut checked_in_base = 0;
+    for row in &rows {
+        let id = row["id"].as_u64().unwrap() as u32;
+        let m = ns.by_mnt_id(id).unwrap_or_else(|| panic!("mount {id} missing"));
+        let i = ns.index_of(id).unwrap();
+        assert_eq!(row["parent"].as_u64().unwrap() as u32, m.parent_mnt_id, "{id}");
+        if let Some(p) = ns.parent_index(i) {
+            assert_eq!(ns.mounts()[p].mnt_id, m.parent_mnt_id);
+            assert!(ns.children(p).contains(&i));
+        }
+        assert_eq!(s(&row["maj:min"]), format!("{}:{}", m.major, m.minor).into_bytes(), "{id}");
+        assert_eq!(m.root_dev, m.major << 20 | m.minor);
+        let mut fsroot = m.root.clone();
+        if m.deleted {
+            fsroot.extend_from_slice(b"//deleted");
+        }
+        assert_eq!(s(&row["fsroot"]), fsroot, "{id}");
+        assert_eq!(s(&row["target"]), m.mountpoint, "{id}");
+        let mut bracketed = m.source.clone();
+        bracketed.extend_from_slice(format!("[{}]", String::from_utf8_lossy(&fsroot)).as_bytes());
+        let src = s(&row["source"]);
+        assert!(src == m.source || src == bracketed || m.source.is_empty(), "{id}: {:?}", String::from_utf8_lossy(&src));
+        assert_eq!(s(&row["fstype"]), m.fsname, "{id}");
+        assert_eq!(s(&row["vfs-options"]), m.mount_options, "{id}");
+        let propagation = flags::MS_SHARED | flags::MS_SLAVE | flags::MS_UNBINDABLE;
+        assert_eq!(m.flags & !propagation & !flags::MS_REC, flags::mount_flags(&m.mount_options).unwrap(), "{id}");
+        let fs_options = s(&row["fs-options"]);
+        assert_eq!(fs_options, m.super_options, "{id}");
+        let has = |opts: &[u8], o: &[u8]| opts.split(|&b| b == b',').any(|x| x == o);
+        assert_eq!(m.sb_flags & flags::MS_RDONLY != 0, has(&fs_options, b"ro"), "{id}");
+        assert!(!has(&m.options, b"rw") && !has(&m.options, b"ro"), "{id}");
+        let prop = s(&row["propagation"]);
+        assert_eq!(has(&prop, b"shared"), m.flags & flags::MS_SHARED != 0, "{id}");
+        assert_eq!(has(&prop, b"shared"), m.shared_id != 0, "{id}");
+        assert_eq!(has(&prop, b"slave"), m.flags & flags::MS_SLAVE != 0, "{id}");
+        assert_eq!(has(&prop, b"unbindable"), m.flags & flags::MS_UNBINDABLE != 0, "{id}");
+        if m.mountpoint.starts_with(&base) {
+            checked_in_base += 1;
+            assert!(m.ext_key.is_none());
+        }
+    }
+    assert_eq!(checked_in_base, 16);
+
+    // The rules findmnt does not show.
+    let at = |rel: &[u8]| {
+        let mut p = base.clone();
+        p.extend_from_slice(rel);
+        ns.mounts().iter().rev().find(|m| m.mountpoint == p).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&p)))
+    };
+    let del = at(b"/del");
+    assert!(del.deleted && del.root == b"/gone");
+    assert_eq!(at(b"/bindsub").root, b"/sub");
+    assert_eq!(at(b"/t1").options, b"size=1024k,mode=751");
+    let (shared, peer, slave) = (at(b"/shared"), at(b"/peer"), at(b"/slave"));
+    assert!(shared.shared_id != 0 && shared.shared_id == peer.shared_id);
+    assert_eq!(slave.master_id, shared.shared_id);
+    let slave_i = ns.index_of(slave.mnt_id).unwrap();
+    let master = ns.master_of(slave_i).unwrap();
+    assert_eq!(ns.mounts()[master.index].shared_id, shared.shared_id);
+    let over_top = at(b"/over");
+    let over_bottom = ns.by_mnt_id(over_top.parent_mnt_id).unwrap();
+    assert_eq!(over_bottom.mountpoint, over_top.mountpoint, "the overmount's parent is the mount it covers");
+    assert_eq!(over_bottom.flags & 0xf, flags::MS_RDONLY | flags::MS_NOSUID | flags::MS_NOEXEC);
+    assert_eq!(over_bottom.sb_flags, flags::MS_RDONLY);
+    assert_eq!(at(b"/proc").fstype, FsType::Proc);
+    assert_eq!(at(b"/unb").flags & flags::MS_UNBINDABLE, flags::MS_UNBINDABLE);
+    for odd in [&b"/sp ace"[..], b"/t\tab", b"/back\\slash", b"/new\nline"] {
+        assert_eq!(at(odd).source, b"odd");
+    }
+
+    // The image, decoded by CRIU's crit.
+    let dir = crate::pstree::tests::temp_dir("mntimg");
+    ctx.set_images_dir(&dir).unwrap();
+    ctx.dump_mnt_ns(ns_id).unwrap();
+    let back = ctx.read_mnt_image(ns_id).unwrap();
+    let ns = ctx.mount_namespace(ns_id).unwrap();
+    assert_eq!(back, ns.image_order().map(image::entry).collect::<Vec<_>>());
+    let file = dir.join(format!("mountpoints-{ns_id}.img"));
+    let crit = std::process::Command::new("crit").args(["decode", "-i"]).arg(&file).output().expect("crit is installed");
+    assert!(crit.status.success(), "crit: {}", String::from_utf8_lossy(&crit.stderr));
+    let img: serde_json::Value = serde_json::from_slice(&crit.stdout).unwrap();
+    assert_eq!(img["magic"], "MNTS");
+    let entries = img["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), ns.len());
+    for (e, m) in entries.iter().zip(ns.image_order()) {
+        assert_eq!(e["mnt_id"].as_u64().unwrap() as u32, m.mnt_id);
+        assert_eq!(e["parent_mnt_id"].as_u64().unwrap() as u32, m.parent_mnt_id);
+        assert_eq!(e["fstype"].as_u64().unwrap() as u32, m.fstype.code());
+        assert_eq!(s(&e["root_dev"]), format!("{}:{}", m.major, m.minor).into_bytes());
+        assert_eq!(s(&e["flags"]), format!("{:#x}", m.flags).into_bytes());
+        assert_eq!(s(&e["sb_flags"]), format!("{:#x}", m.sb_flags).into_bytes());
+        assert_eq!(s(&e["root"]), m.root);
+        assert_eq!(s(&e["mountpoint"]), m.mountpoint);
+        assert_eq!(s(&e["source"]), m.source);
+        assert_eq!(s(&e["options"]), m.options);
+        assert_eq!(e["shared_id"].as_u64().unwrap() as u32, m.shared_id);
+        assert_eq!(e["master_id"].as_u64().unwrap() as u32, m.master_id);
+        assert_eq!(e.get("deleted").and_then(|d| d.as_bool()).unwrap_or(false), m.deleted);
+        assert_eq!(e.get("ext_key").map(s), m.ext_key.clone());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn own_namespace_is_collected_without_validation() {
+    let me = std::process::id() as i32;
+    let mut ctx = crate::Context::new(me).unwrap();
+    ctx.collect_namespaces(true).unwrap();
+    let nss = ctx.mount_namespaces().unwrap();
+    assert_eq!(nss.namespaces().len(), 1);
+    assert!(!nss.validated(), "CRIU validates only namespaces other than its own");
+    let own = &nss.namespaces()[0];
+    assert_eq!(own.ns_type, NsType::Own);
+    assert_eq!(own.root().mountpoint, b"/");
+    assert_eq!(ctx.mount_namespace(own.ns_id + 100).unwrap_err().errno(), libc::ENOENT);
+    assert_eq!(ctx.dump_mnt_ns(own.ns_id).unwrap_err().errno(), libc::EINVAL, "no images directory");
+}
