@@ -152,6 +152,11 @@ impl Context {
 
 // ---- mount namespaces ----
 impl Context {
+    /// External mounts, skips and enabled filesystems for the next collection.
+    pub fn mount_config(&self) -> &mount::MountConfig {
+        self.mnt.config()
+    }
+
     /// All collected mount namespaces with their sharing.
     pub fn mount_namespaces(&self) -> Result<&mount::MountNamespaces> {
         self.namespaces()?;
