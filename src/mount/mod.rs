@@ -210,6 +210,32 @@ fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: boo
     true
 }
 
+/// Reads a procfs file in large reads: the kernel regenerates mountinfo
+/// per read call, so few big reads cost less than many small ones.
+fn read_proc_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let what = || format!("read {}", path.display());
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(&e, what()))?;
+    let mut bytes = Vec::with_capacity(1 << 20);
+    loop {
+        if bytes.capacity() - bytes.len() < (1 << 18) {
+            bytes.reserve(bytes.capacity());
+        }
+        let len = bytes.len();
+        let spare = bytes.capacity() - len;
+        bytes.resize(len + spare, 0);
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => {
+                bytes.truncate(len);
+                return Ok(bytes);
+            }
+            Ok(n) => bytes.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(len),
+            Err(e) => return Err(Error::io(&e, what())),
+        }
+    }
+}
+
 /// Reads and builds one namespace (CRIU's `collect_mntinfo`).
 fn collect_one(
     proc: &ProcRoot,
@@ -222,7 +248,7 @@ fn collect_one(
     log: &Logger,
 ) -> Result<MountNamespace> {
     let path = proc.pid_path(ns.pid, "mountinfo");
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(&e, format!("read {}", path.display())))?;
+    let bytes = read_proc_file(&path)?;
     let mut mounts = mountinfo::parse(&bytes, rules).with_context(|| format!("{}", path.display()))?;
     mounts.retain_mut(|m| {
         if for_dump && config.skip_mounts.contains(&m.mountpoint) {
