@@ -193,46 +193,67 @@ fn image_round_trips_and_refuses_damage() {
 /// mounts, then waits on stdin; dropping the guard ends it (and with it
 /// the namespace and every mount in it) and removes the base directory.
 pub(crate) mod live {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Child, Command, Stdio};
+    use std::io::{BufRead, BufReader};
+    use std::process::Command;
 
+    /// The shell is started through an intermediate that exits at once, so
+    /// it is not our descendant: other tests that collect this process's
+    /// own tree never see its namespace.
     pub struct NsShell {
-        pub child: Child,
+        pid: i32,
+        ctl: Option<std::process::ChildStdin>,
+        dir: std::path::PathBuf,
         pub base: std::path::PathBuf,
     }
 
     impl NsShell {
         pub fn start(tag: &str, script: &str) -> NsShell {
-            let base = std::env::temp_dir().join(format!("criurs-mnt-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir(&base);
+            use std::process::Stdio;
+            let dir = std::env::temp_dir().join(format!("criurs-mnt-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let base = dir.join("base");
             std::fs::create_dir_all(&base).unwrap();
-            let full = format!("set -e\nB=\"$1\"\n{script}\necho ready\nread x\n");
-            let mut child = Command::new("unshare")
-                .args(["--mount", "--propagation", "private", "sh", "-c", &full, "sh"])
+            let full = format!("set -e\nB=\"$1\"\n{script}\necho \"$$ ready\"\nread x || true\n");
+            // setsid -f forks and returns: the shell is reparented away.
+            let mut setsid = Command::new("setsid")
+                .args(["-f", "unshare", "--mount", "--propagation", "private", "sh", "-c", &full, "sh"])
                 .arg(&base)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
-                .expect("unshare is installed (util-linux)");
+                .expect("setsid and unshare are installed (util-linux)");
+            let ctl = setsid.stdin.take();
+            let out = setsid.stdout.take().unwrap();
+            let _ = setsid.wait();
             let mut line = String::new();
-            BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-            let shell = NsShell { child, base };
-            assert_eq!(line.trim(), "ready", "the namespace script failed (run as root)");
+            BufReader::new(out).read_line(&mut line).unwrap();
+            let pid = line.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            let shell = NsShell { pid, ctl, dir, base };
+            assert!(line.trim().ends_with("ready") && pid > 0, "the namespace script failed (run as root): {line:?}");
             shell
         }
 
         pub fn pid(&self) -> i32 {
-            self.child.id() as i32
+            self.pid
         }
     }
 
     impl Drop for NsShell {
         fn drop(&mut self) {
-            if let Some(mut stdin) = self.child.stdin.take() {
-                let _ = stdin.write_all(b"\n");
+            drop(self.ctl.take()); // EOF: the script's `read` returns and it exits
+            if self.pid <= 0 {
+                return;
             }
-            let _ = self.child.wait();
+            for _ in 0..500 {
+                match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
+                    Ok(stat) if !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z') => {
+                        std::thread::sleep(std::time::Duration::from_millis(10))
+                    }
+                    _ => break,
+                }
+            }
             let _ = std::fs::remove_dir(&self.base);
+            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 
