@@ -76,6 +76,65 @@ typedef struct criurs_ctx criurs_ctx;
 // threads of the library, so it must be thread-safe.
 typedef void (*criurs_log_fn)(void *user_data, uint32_t level, const char *line);
 
+// One mount of a collected mount namespace. Byte fields are pointer plus
+// length (not NUL-terminated; any byte but NUL may appear), owned by the
+// context and valid until the next collection on it or criurs_ctx_free.
+// An absent optional field is NULL with length 0.
+typedef struct criurs_mnt_info {
+  // Kernel mount id and parent mount id.
+  uint32_t mnt_id;
+  uint32_t parent_mnt_id;
+  uint32_t major;
+  uint32_t minor;
+  // major << 20 | minor, as CRIU's image writes it.
+  uint32_t root_dev;
+  // CRIU's fstype code (5 = tmpfs, 0 = unsupported, 16 = auto, ...).
+  uint32_t fstype;
+  // MS_* of the mount, with MS_SHARED/MS_SLAVE/MS_UNBINDABLE.
+  uint32_t flags;
+  // MS_RDONLY/MS_SYNCHRONOUS/MS_DIRSYNC/MS_MANDLOCK of the superblock.
+  uint32_t sb_flags;
+  // Peer group, 0 if not shared.
+  uint32_t shared_id;
+  // Master peer group as the image carries it (0 none, UINT32_MAX: the
+  // root mount's own master, ignored).
+  uint32_t master_id;
+  // master:N as the kernel printed it.
+  uint32_t kernel_master_id;
+  // propagate_from:N, 0 if absent.
+  uint32_t propagate_from;
+  // The root had a deleted marker (stripped from `root`).
+  bool deleted;
+  // Marked external (then `ext_key` is set).
+  bool external;
+  // 1-based line in mountinfo.
+  size_t line;
+  // Index of the parent in this namespace; SIZE_MAX for the root.
+  size_t parent_index;
+  // Number of children (see criurs_mnt_child).
+  size_t n_children;
+  const uint8_t *root;
+  size_t root_len;
+  // As the namespace sees it.
+  const uint8_t *mountpoint;
+  size_t mountpoint_len;
+  const uint8_t *source;
+  size_t source_len;
+  // Super options other than sb_flags (CRIU's `options`).
+  const uint8_t *options;
+  size_t options_len;
+  // Kernel filesystem type with subtype ("fuse.sshfs").
+  const uint8_t *fsname;
+  size_t fsname_len;
+  const uint8_t *ext_key;
+  size_t ext_key_len;
+  // Field 6 and field 11 of mountinfo as printed.
+  const uint8_t *mount_options;
+  size_t mount_options_len;
+  const uint8_t *super_options;
+  size_t super_options_len;
+} criurs_mnt_info;
+
 // A packet socket ring (PACKET_DIAG_RX_RING / TX_RING). A plain value.
 typedef struct criurs_packet_ring {
   uint32_t block_size;
@@ -243,6 +302,39 @@ int criurs_ctx_set_images_dir(struct criurs_ctx *ctx, const char *path);
 // Sets the images directory from an open directory fd, which is
 // duplicated: the caller keeps ownership of `dirfd`.
 int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
+
+// Marks the mount at `path` (as the dumped namespace sees it, NUL-
+// terminated) external with `key`, like `--external mnt[PATH]:KEY`.
+// Applies from the next collection. Strings are copied.
+int criurs_ctx_add_external_mount(struct criurs_ctx *ctx, const char *path, const char *key);
+
+// Adds one `--external` spec ("mnt[PATH]:KEY" or "dev[MAJ/MIN]:VAL").
+int criurs_ctx_add_external(struct criurs_ctx *ctx, const char *spec);
+
+// CRIU's `--skip-mnt PATH`: the mount is left out of for_dump collections.
+int criurs_ctx_add_skip_mount(struct criurs_ctx *ctx, const char *path);
+
+// Writes mountpoints-<ns_id>.img (CRIU's format) into the images
+// directory. -ENOENT: no such collected mount namespace; -EINVAL: not a
+// mount namespace, or no images directory set.
+int criurs_dump_mnt_ns(struct criurs_ctx *ctx, uint32_t ns_id);
+
+// Number of mounts of mount namespace `ns_id` (after skips).
+int criurs_mnt_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// The mount at `index` (mount order = mountinfo order) of namespace
+// `ns_id`. -ENOENT past the end.
+int criurs_mnt_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_mnt_info *out);
+
+// Index of the namespace's root mount.
+int criurs_mnt_root(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Index of the `nth` child (mount order) of the mount at `index`.
+// -ENOENT when there are not that many.
+int criurs_mnt_child(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, size_t nth, size_t *out);
+
+// Index of the mount with kernel id `mnt_id`; -ENOENT if none.
+int criurs_mnt_find(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t mnt_id, size_t *out);
 
 // CRIU's collect_sockets for the network namespace `ns_id` (a net
 // namespace of the table, see criurs_ns_get): one sock_diag dump per

@@ -117,7 +117,7 @@ impl Context {
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
         let images = if for_dump { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
         let user = userns::collect_user_namespaces(&self.proc, &table, &self.log, for_dump, images)?;
-        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump)?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
         let net = net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)?;
         self.tree = Some(tree);
         self.namespaces = Some(table);
@@ -200,6 +200,101 @@ impl Context {
             return Err(Error::invalid(format!("namespace {ns_id} is a {} namespace, not {}", ns.kind.name(), kind.name())));
         }
         Ok(ns)
+    }
+}
+
+// ---- mount namespaces ----
+impl Context {
+    /// External mounts, skips and enabled filesystems for the next collection.
+    pub fn mount_config(&self) -> &mount::MountConfig {
+        self.mnt.config()
+    }
+
+    /// All collected mount namespaces with their sharing.
+    pub fn mount_namespaces(&self) -> Result<&mount::MountNamespaces> {
+        self.namespaces()?;
+        Ok(&self.mnt)
+    }
+
+    /// The collected mount namespace `ns_id`: records in mount order,
+    /// tree access, sharing. -ENOENT when the walk did not collect it.
+    pub fn mount_namespace(&self, ns_id: u32) -> Result<&mount::MountNamespace> {
+        self.namespace(ns_id, NsKind::Mnt)?;
+        self.mnt.get(ns_id).ok_or_else(|| {
+            Error::new(
+                libc::ENOENT,
+                format!("mount namespace {ns_id} was not collected (CRIU's walk skips the caller's own when the root's differs)"),
+            )
+        })
+    }
+
+    /// Replaces the `--external mnt[PATH]:KEY` map: mount point as the
+    /// namespace sees it → key. Applies from the next collection.
+    pub fn set_external_mounts<I>(&mut self, map: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+    {
+        let mut config = self.mnt.config().clone();
+        config.external_mounts.clear();
+        for (path, key) in map {
+            config.add_external_mount(&path, &key)?;
+        }
+        *self.mnt.config_mut() = config;
+        Ok(())
+    }
+
+    /// Adds one `--external` spec: `mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`.
+    pub fn add_external(&mut self, spec: &[u8]) -> Result<()> {
+        self.mnt.config_mut().add_external(spec)
+    }
+
+    /// CRIU's `--skip-mnt PATH`: left out of dumps (for_dump collections).
+    pub fn add_skip_mount(&mut self, path: &[u8]) -> Result<()> {
+        if path.first() != Some(&b'/') || path.contains(&0) {
+            return Err(Error::invalid(format!("skip mount {:?} is not an absolute path", String::from_utf8_lossy(path))));
+        }
+        self.mnt.config_mut().skip_mounts.insert(path.to_vec());
+        Ok(())
+    }
+
+    /// CRIU's `--enable-fs NAMES` ("all" or comma-separated types).
+    pub fn enable_fs(&mut self, names: &[u8]) {
+        self.mnt.config_mut().auto_fs.add(names);
+    }
+
+    /// Only the mount step of `collect_namespaces`: process tree,
+    /// namespace table, mount namespaces (user and net are left empty).
+    /// What the mount benchmark times.
+    pub fn collect_mount_namespaces(&mut self, for_dump: bool) -> Result<()> {
+        self.tree = None;
+        self.namespaces = None;
+        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
+        let table = NsTable::build(&self.proc, &tree, &self.log)?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
+        self.tree = Some(tree);
+        self.namespaces = Some(table);
+        self.user = Default::default();
+        self.net = Default::default();
+        self.mnt = mnt;
+        Ok(())
+    }
+
+    /// CRIU's `dump_mnt_ns`: writes mountpoints-<ns_id>.img into the
+    /// images directory (temporary file, then rename).
+    pub fn dump_mnt_ns(&mut self, ns_id: u32) -> Result<()> {
+        let ns = self.mount_namespace(ns_id)?;
+        let bytes = mount::image::encode_namespace(ns);
+        let name = mount::image::image_name(ns_id);
+        image::write_file(self.images_dir()?, &name, &bytes)?;
+        self.log.info("mnt", format_args!("wrote {name}: {} mounts", ns.len()));
+        Ok(())
+    }
+
+    /// Reads mountpoints-<ns_id>.img back from the images directory.
+    pub fn read_mnt_image(&self, ns_id: u32) -> Result<Vec<image::pb::MntEntry>> {
+        let name = mount::image::image_name(ns_id);
+        let bytes = image::read_file(self.images_dir()?, &name)?;
+        mount::image::decode(&bytes, &name)
     }
 }
 

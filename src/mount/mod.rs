@@ -1,21 +1,339 @@
-//! Mount namespaces: mountinfo, the tree, sharing, validation, image.
-//! (Filled in by the mount-namespace issue.)
+//! Mount namespaces: CRIU's `collect_mnt_namespaces` → `collect_mntns` →
+//! `parse_mountinfo` → `mnt_build_tree`, then `resolve_external_mounts`,
+//! `resolve_shared_mounts` and `validate_mounts`, and the image
+//! mountpoints-N.img (`dump_mnt_ns`).
+//!
+//! Decisions:
+//! - Collection never writes images, `for_dump` or not: each namespace's
+//!   image is written by [`crate::Context::dump_mnt_ns`], so a failed
+//!   collection leaves no file behind. `for_dump` keeps CRIU's other
+//!   meanings: `--skip-mnt` mounts are dropped, and sharing is validated
+//!   (refusals are errors) only when dumping and some collected namespace
+//!   is not the caller's own, as CRIU does. Sharing links (peers, masters,
+//!   bind groups) are computed in every case.
+//! - binfmt_misc: CRIU's temporary binfmt_misc mount (`mount_cr_time_mount`
+//!   under CONFIG_BINFMT_MISC_VIRTUALIZED) only adds an entry with mnt_id 0
+//!   that `dump_one_mountpoint` skips, so it never reaches the image; on
+//!   kernels that sandbox binfmt_misc per user namespace (6.7+, here 6.18)
+//!   CRIU 4 reads the registrations through a detached mount in a child
+//!   for a separate image (binfmt-misc.img), not part of this stage. We
+//!   therefore mount nothing, ever: nothing can be left behind.
+//! - Cost is linear: mounts are indexed by id, peer groups and superblock
+//!   (bind) groups live in hash maps, children in a flattened table.
 
-use crate::error::Result;
+pub mod flags;
+pub mod fstype;
+pub mod image;
+pub mod mountinfo;
+pub mod sharing;
+pub mod tree;
+pub mod validate;
+
+use std::collections::{HashMap, HashSet};
+
+pub use fstype::{AutoFs, FsType};
+pub use mountinfo::MountRecord;
+pub use sharing::Sharing;
+pub use tree::{MountNamespace, MountRef};
+
+use crate::error::{Error, Result, ResultExt};
 use crate::log::Logger;
-use crate::ns::NsTable;
+use crate::ns::{NsKind, NsTable, NsType};
 use crate::pstree::ProcRoot;
+use flags::IdMaps;
+use mountinfo::ParseRules;
+use tree::show;
+
+/// DEVPTS_SUPER_MAGIC.
+const DEVPTS_MAGIC: i64 = 0x1cd1;
+
+/// Caller's choices that change what is collected (CRIU's options).
+#[derive(Debug, Clone, Default)]
+pub struct MountConfig {
+    /// `--external mnt[PATH]:KEY`: mount point as the namespace sees it → key.
+    pub external_mounts: HashMap<Vec<u8>, Vec<u8>>,
+    /// `--external dev[MAJ/MIN]:VAL`.
+    pub external_devices: HashMap<(u32, u32), Vec<u8>>,
+    /// `--skip-mnt PATH`: mount points left out of a dump.
+    pub skip_mounts: HashSet<Vec<u8>>,
+    /// `--enable-fs NAMES`: filesystem types mounted by name ("auto").
+    pub auto_fs: AutoFs,
+    /// Device (kernel encoding) of /dev/pts in the caller's mount
+    /// namespace, which decides devpts's "newinstance" (CRIU's kerndat).
+    /// `None`: probed at each collection.
+    pub own_devpts_dev: Option<u32>,
+}
+
+impl MountConfig {
+    /// Parses one `--external` spec: `mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`.
+    pub fn add_external(&mut self, spec: &[u8]) -> Result<()> {
+        let bad = || {
+            Error::invalid(format!(
+                "external {:?} is neither mnt[PATH]:KEY nor dev[MAJ/MIN]:VAL",
+                String::from_utf8_lossy(spec)
+            ))
+        };
+        let close = spec.iter().rposition(|&b| b == b']').ok_or_else(bad)?;
+        let val = spec[close + 1..].strip_prefix(b":").filter(|v| !v.is_empty()).ok_or_else(bad)?;
+        if let Some(path) = spec[..close].strip_prefix(b"mnt[") {
+            self.add_external_mount(path, val)
+        } else if let Some(dev) = spec[..close].strip_prefix(b"dev[") {
+            let text = std::str::from_utf8(dev).map_err(|_| bad())?;
+            let (maj, min) = text.split_once('/').ok_or_else(bad)?;
+            let (maj, min) = (maj.parse::<u32>().map_err(|_| bad())?, min.parse::<u32>().map_err(|_| bad())?);
+            self.external_devices.insert((maj, min), val.to_vec());
+            Ok(())
+        } else {
+            Err(bad())
+        }
+    }
+
+    /// Marks the mount at `path` (as the namespace sees it) external,
+    /// written with `key` as its ext_key.
+    pub fn add_external_mount(&mut self, path: &[u8], key: &[u8]) -> Result<()> {
+        if path.first() != Some(&b'/') || key.is_empty() || path.contains(&0) || key.contains(&0) {
+            return Err(Error::invalid(format!(
+                "external mount {:?}:{:?}: the path must be absolute and the key non-empty, without NUL",
+                String::from_utf8_lossy(path),
+                String::from_utf8_lossy(key)
+            )));
+        }
+        self.external_mounts.insert(path.to_vec(), key.to_vec());
+        Ok(())
+    }
+}
 
 /// What `collect_mnt_namespaces` leaves in the context.
 #[derive(Debug, Default, Clone)]
-pub struct MountNamespaces {}
-
-/// CRIU's `collect_mnt_namespaces(for_dump)`.
-pub fn collect_mnt_namespaces(
-    _proc: &ProcRoot,
-    _table: &NsTable,
-    _log: &Logger,
-    _for_dump: bool,
-) -> Result<MountNamespaces> {
-    Ok(MountNamespaces::default())
+pub struct MountNamespaces {
+    config: MountConfig,
+    namespaces: Vec<MountNamespace>,
+    sharing: Sharing,
+    validated: bool,
 }
+
+impl MountNamespaces {
+    /// Empty, keeping `config` for the next collection.
+    pub fn with_config(config: MountConfig) -> Self {
+        MountNamespaces { config, ..Default::default() }
+    }
+
+    pub fn config(&self) -> &MountConfig {
+        &self.config
+    }
+
+    pub fn config_mut(&mut self) -> &mut MountConfig {
+        &mut self.config
+    }
+
+    /// Collected namespaces, in CRIU's walk order.
+    pub fn namespaces(&self) -> &[MountNamespace] {
+        &self.namespaces
+    }
+
+    /// The collected namespace with small id `ns_id`.
+    pub fn get(&self, ns_id: u32) -> Option<&MountNamespace> {
+        self.namespaces.iter().find(|n| n.ns_id == ns_id)
+    }
+
+    pub fn sharing(&self) -> &Sharing {
+        &self.sharing
+    }
+
+    /// Whether sharing and mounts were validated (CRIU does it only when
+    /// dumping a namespace other than its own).
+    pub fn validated(&self) -> bool {
+        self.validated
+    }
+}
+
+/// Reads /proc/PID/{uid,gid}_map of the tree root when it has a user
+/// namespace of its own, for CRIU's uid=/gid= option translation.
+fn id_maps(proc: &ProcRoot, table: &NsTable) -> Result<IdMaps> {
+    if !table.root_differs(NsKind::User) {
+        return Ok(IdMaps::default());
+    }
+    let Some(root) = table.tasks().first() else { return Ok(IdMaps::default()) };
+    let read = |name: &str| -> Result<Option<Vec<(u32, u32, u32)>>> {
+        let path = proc.pid_path(root.pid, name);
+        let text = std::fs::read(&path).map_err(|e| Error::io(&e, format!("read {}", path.display())))?;
+        let mut out = Vec::new();
+        for (n, line) in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+            let nums: Vec<u32> = std::str::from_utf8(line)
+                .ok()
+                .map(|s| s.split_ascii_whitespace().filter_map(|w| w.parse().ok()).collect())
+                .unwrap_or_default();
+            if nums.len() != 3 {
+                return Err(Error::malformed(format!("{} line {}: expected three numbers", path.display(), n + 1)));
+            }
+            out.push((nums[0], nums[1], nums[2]));
+        }
+        Ok(Some(out))
+    };
+    Ok(IdMaps { uid: read("uid_map")?, gid: read("gid_map")? })
+}
+
+/// CRIU's kerndat devpts device: /dev/pts in the caller's namespace.
+fn probe_devpts(log: &Logger) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata("/dev/pts").ok()?;
+    let fs = nix::sys::statfs::statfs("/dev/pts").ok()?;
+    if fs.filesystem_type().0 as i64 != DEVPTS_MAGIC {
+        log.warn("mnt", format_args!("/dev/pts is not a devpts here; devpts mounts are taken as not new instances"));
+        return None;
+    }
+    let dev = meta.dev();
+    Some(((libc::major(dev)) << 20) | libc::minor(dev))
+}
+
+/// Applies CRIU's per-type `parse` rules; `false` drops the mount.
+fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: bool) -> bool {
+    match m.fstype {
+        FsType::Devpts => {
+            // The kernel hides "newinstance"; a devpts other than ours was
+            // made with it.
+            if devpts_dev.is_some_and(|d| d != m.root_dev) {
+                if !m.options.is_empty() {
+                    m.options.push(b',');
+                }
+                m.options.extend_from_slice(b"newinstance");
+            }
+        }
+        // tracefs is mounted automatically under debugfs: mounted MS_REC.
+        FsType::Debugfs => m.flags |= flags::MS_REC,
+        FsType::Tracefs => return false,
+        FsType::Cgroup | FsType::Cgroup2 if cgroup_ns => {
+            m.cgroup_root = Some(std::mem::replace(&mut m.root, b"/".to_vec()));
+        }
+        _ => {}
+    }
+    true
+}
+
+/// Reads a procfs file in large reads: the kernel regenerates mountinfo
+/// per read call, so few big reads cost less than many small ones.
+fn read_proc_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let what = || format!("read {}", path.display());
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(&e, what()))?;
+    let mut bytes = Vec::with_capacity(1 << 20);
+    loop {
+        if bytes.capacity() - bytes.len() < (1 << 18) {
+            bytes.reserve(bytes.capacity());
+        }
+        let len = bytes.len();
+        let spare = bytes.capacity() - len;
+        bytes.resize(len + spare, 0);
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => {
+                bytes.truncate(len);
+                return Ok(bytes);
+            }
+            Ok(n) => bytes.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(len),
+            Err(e) => return Err(Error::io(&e, what())),
+        }
+    }
+}
+
+/// Reads and builds one namespace (CRIU's `collect_mntinfo`).
+fn collect_one(
+    proc: &ProcRoot,
+    ns: &crate::ns::NsEntry,
+    rules: &ParseRules,
+    config: &MountConfig,
+    devpts_dev: Option<u32>,
+    cgroup_ns: bool,
+    for_dump: bool,
+    log: &Logger,
+) -> Result<MountNamespace> {
+    let path = proc.pid_path(ns.pid, "mountinfo");
+    let bytes = read_proc_file(&path)?;
+    let mut mounts = mountinfo::parse(&bytes, rules).with_context(|| format!("{}", path.display()))?;
+    mounts.retain_mut(|m| {
+        if for_dump && config.skip_mounts.contains(&m.mountpoint) {
+            log.info("mnt", format_args!("skip {} @ {}", show(&m.fsname), show(&m.mountpoint)));
+            return false;
+        }
+        let keep = apply_type_rules(m, devpts_dev, cgroup_ns);
+        if !keep {
+            log.info("mnt", format_args!("skipping fs mounted at {}", show(&m.mountpoint)));
+        }
+        keep
+    });
+    MountNamespace::build(ns.id, ns.kid, ns.pid, ns.ns_type, mounts).with_context(|| format!("{}", path.display()))
+}
+
+/// CRIU's `collect_mnt_namespaces(for_dump)` over the namespaces
+/// `table.walk(Mnt)` selects. `config` is kept in the result.
+pub fn collect_mnt_namespaces(
+    proc: &ProcRoot,
+    table: &NsTable,
+    log: &Logger,
+    for_dump: bool,
+    config: &MountConfig,
+) -> Result<MountNamespaces> {
+    let rules = ParseRules { ids: id_maps(proc, table)?, auto_fs: config.auto_fs.clone() };
+    let devpts_dev = config.own_devpts_dev.or_else(|| probe_devpts(log));
+    let cgroup_ns = table.root_differs(NsKind::Cgroup);
+    let walked = table.walk(NsKind::Mnt);
+    let mut namespaces = Vec::with_capacity(walked.len());
+    for ns in &walked {
+        let built = collect_one(proc, ns, &rules, config, devpts_dev, cgroup_ns, for_dump, log)
+            .with_context(|| format!("mount namespace {} (pid {})", ns.id, ns.pid))?;
+        log.info("mnt", format_args!("mount namespace {} (pid {}): {} mounts", ns.id, ns.pid, built.len()));
+        namespaces.push(built);
+    }
+    let need_to_validate = for_dump && walked.iter().any(|ns| ns.ns_type != NsType::Own);
+    sharing::resolve_external_mounts(&mut namespaces, config, log);
+    let root_master_id = if need_to_validate {
+        table
+            .root_ns(NsKind::Mnt)
+            .and_then(|r| namespaces.iter().find(|n| n.ns_id == r.id))
+            .map(|n| n.root().kernel_master_id)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let (sharing, unreachable) = sharing::resolve_shared_mounts(&mut namespaces, root_master_id)?;
+    if need_to_validate {
+        if let Some(&r) = unreachable.first() {
+            return Err(sharing::unreachable_error(&namespaces, r));
+        }
+        validate::validate_mounts(&namespaces, &sharing)?;
+    } else {
+        for &r in &unreachable {
+            log.info("mnt", format_args!("{} (not validated: not dumping)", sharing::unreachable_error(&namespaces, r)));
+        }
+    }
+    Ok(MountNamespaces { config: config.clone(), namespaces, sharing, validated: need_to_validate })
+}
+
+/// Validation over namespaces built elsewhere (fixtures, tests): resolve
+/// externals and sharing, then CRIU's checks.
+pub fn resolve_and_validate(
+    namespaces: &mut [MountNamespace],
+    config: &MountConfig,
+    root_master_id: u32,
+    log: &Logger,
+) -> Result<Sharing> {
+    sharing::resolve_external_mounts(namespaces, config, log);
+    let (sharing, unreachable) = sharing::resolve_shared_mounts(namespaces, root_master_id)?;
+    if let Some(&r) = unreachable.first() {
+        return Err(sharing::unreachable_error(namespaces, r));
+    }
+    validate::validate_mounts(namespaces, &sharing)?;
+    Ok(sharing)
+}
+
+/// Parses fixture text into a namespace with the same rules as a live
+/// collection (no user/cgroup namespace translation).
+pub fn namespace_from_mountinfo(ns_id: u32, text: &[u8], config: &MountConfig, for_dump: bool) -> Result<MountNamespace> {
+    let rules = ParseRules { ids: IdMaps::default(), auto_fs: config.auto_fs.clone() };
+    let mut mounts = mountinfo::parse(text, &rules)?;
+    mounts.retain_mut(|m| !(for_dump && config.skip_mounts.contains(&m.mountpoint)) && apply_type_rules(m, config.own_devpts_dev, false));
+    MountNamespace::build(ns_id, 0, 0, NsType::Root, mounts)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,423 @@
+//! `/proc/PID/mountinfo` (proc(5)), parsed as CRIU's `parse_mountinfo_ent`
+//! does, on bytes:
+//!
+//! ```text
+//! 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+//! (1)(2)(3)   (4)   (5)      (6)      (7)   (8) (9)   (10)         (11)
+//! ```
+//! Root, mount point and source carry octal escapes (`\040` space, `\011`
+//! tab, `\012` newline, `\134` backslash), decoded here: any byte but NUL
+//! may appear in a path and nothing is replaced.
+
+use super::flags::{self, IdMaps, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
+use super::fstype::{AutoFs, FsType};
+use crate::error::{Error, Result};
+
+/// A line longer than this is refused rather than buffered: the kernel's
+/// longest (three PATH_MAX paths fully escaped plus a page of options)
+/// stays well under it.
+pub const MAX_LINE: usize = 256 * 1024;
+
+/// One mount, with every field of its mountinfo line and the values CRIU
+/// derives from them for its MntEntry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MountRecord {
+    /// 1-based line number in mountinfo (0 for records read from an image).
+    pub line: usize,
+    pub mnt_id: u32,
+    pub parent_mnt_id: u32,
+    pub major: u32,
+    pub minor: u32,
+    /// `major << 20 | minor`, the kernel encoding CRIU writes (MKKDEV).
+    pub root_dev: u32,
+    /// Root of the mount inside its filesystem, decoded, without the
+    /// deleted marker.
+    pub root: Vec<u8>,
+    /// The root had the `//deleted` (or ` (deleted)`) suffix.
+    pub deleted: bool,
+    /// Mount point as the namespace sees it, decoded: what CRIU writes
+    /// (its "./path" minus the dot).
+    pub mountpoint: Vec<u8>,
+    /// Field 6 as the kernel printed it ("rw,nosuid,relatime").
+    pub mount_options: Vec<u8>,
+    /// MS_* of the per-mount options, plus MS_SHARED/MS_SLAVE/
+    /// MS_UNBINDABLE from the optional fields and per-type additions.
+    pub flags: u32,
+    /// Peer group (`shared:N`), 0 when not shared.
+    pub shared_id: u32,
+    /// Master peer group as CRIU writes it: `master:N`, 0 if none, and
+    /// u32::MAX (CRIU's -1) when it is the root mount's own master.
+    pub master_id: u32,
+    /// `master:N` as the kernel printed it.
+    pub kernel_master_id: u32,
+    /// `propagate_from:N` (CRIU skips it), 0 if absent.
+    pub propagate_from: u32,
+    pub fstype: FsType,
+    /// The full kernel type with subtype ("fuse.sshfs").
+    pub fsname: Vec<u8>,
+    /// Mount source, decoded; may be empty.
+    pub source: Vec<u8>,
+    /// Field 11 as the kernel printed it ("rw,size=16k").
+    pub super_options: Vec<u8>,
+    /// Super options that are not sb_flags, comma-joined (no "rw").
+    pub options: Vec<u8>,
+    /// MS_RDONLY/MS_SYNCHRONOUS/MS_DIRSYNC/MS_MANDLOCK of the super options.
+    pub sb_flags: u32,
+    /// Key from the external-mount map (`--external mnt[PATH]:KEY`).
+    pub ext_key: Option<Vec<u8>>,
+    /// CRIU's internal_sharing (only set by autodetected externals).
+    pub internal_sharing: bool,
+    /// CRIU's with_plugin (never: no plugins here).
+    pub with_plugin: bool,
+    /// For cgroup mounts in a cgroup namespace other than the caller's:
+    /// the root the kernel printed, which CRIU replaces by "/" (its
+    /// `cgroup_parse`) but still compares superblocks with.
+    pub cgroup_root: Option<Vec<u8>>,
+}
+
+impl MountRecord {
+    pub fn is_ns_root(&self) -> bool {
+        self.mountpoint == b"/"
+    }
+
+    /// The root is the filesystem's root (CRIU's `fsroot_mounted`).
+    pub fn fsroot_mounted(&self) -> bool {
+        self.root == b"/"
+    }
+}
+
+/// What turns kernel text into CRIU's values.
+#[derive(Debug, Clone, Default)]
+pub struct ParseRules {
+    pub ids: IdMaps,
+    pub auto_fs: AutoFs,
+}
+
+/// Decodes the kernel's octal escapes; a backslash not followed by three
+/// octal digits is kept as is.
+pub fn unescape(field: &[u8]) -> Vec<u8> {
+    if !field.contains(&b'\\') {
+        return field.to_vec();
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] == b'\\' && i + 3 < field.len() {
+            let d = &field[i + 1..i + 4];
+            if d.iter().all(|c| (b'0'..=b'7').contains(c)) {
+                let v = (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32;
+                if v <= 0xff {
+                    out.push(v as u8);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(field[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Strips CRIU's deleted markers (`strip_deleted`).
+fn strip_deleted(root: &mut Vec<u8>) -> bool {
+    for marker in [&b" (deleted)"[..], &b"//deleted"[..]] {
+        if root.len() > marker.len() && root.ends_with(marker) {
+            root.truncate(root.len() - marker.len());
+            return true;
+        }
+    }
+    false
+}
+
+fn number(field: &[u8], what: &str) -> Result<u32> {
+    if field.is_empty() || field.len() > 10 || !field.iter().all(u8::is_ascii_digit) {
+        return Err(Error::malformed(format!("{what} {:?} is not an unsigned decimal number", String::from_utf8_lossy(field))));
+    }
+    let v: u64 = field.iter().fold(0, |acc, &d| acc * 10 + (d - b'0') as u64);
+    u32::try_from(v).map_err(|_| Error::malformed(format!("{what} {v} does not fit in 32 bits")))
+}
+
+/// Names a line in errors: its number and (a prefix of) its text.
+fn line_context(lineno: usize, line: &[u8]) -> String {
+    const SHOW: usize = 160;
+    let shown = String::from_utf8_lossy(&line[..line.len().min(SHOW)]);
+    let more = if line.len() > SHOW { format!("... ({} bytes)", line.len()) } else { String::new() };
+    format!("line {lineno} {shown:?}{more}")
+}
+
+/// Parses one line (without its newline).
+pub fn parse_line(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountRecord> {
+    parse_fields(line, lineno, rules).map_err(|e| Error::malformed(format!("{}: {}", line_context(lineno, line), e.message())))
+}
+
+fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountRecord> {
+    if line.len() > MAX_LINE {
+        return Err(Error::malformed(format!("longer than the {MAX_LINE}-byte limit")));
+    }
+    let mut fields = line.split(|&b| b == b' ');
+    let mut next = |what: &str| -> Result<&[u8]> {
+        fields.next().ok_or_else(|| Error::malformed(format!("truncated: no {what}")))
+    };
+    let mnt_id = number(next("mount id")?, "mount id")?;
+    let parent_mnt_id = number(next("parent id")?, "parent id")?;
+    let dev = next("major:minor")?;
+    let colon = dev
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or_else(|| Error::malformed(format!("major:minor {:?} has no ':'", String::from_utf8_lossy(dev))))?;
+    let major = number(&dev[..colon], "major")?;
+    let minor = number(&dev[colon + 1..], "minor")?;
+    if major >= 1 << 12 || minor >= 1 << 20 {
+        return Err(Error::malformed(format!("device {major}:{minor} does not fit the kernel's 12:20-bit encoding")));
+    }
+    let root_field = next("root")?;
+    let mountpoint_field = next("mount point")?;
+    let mount_options = next("mount options")?;
+    if root_field.is_empty() || mountpoint_field.is_empty() || mount_options.is_empty() {
+        return Err(Error::malformed("empty root, mount point or options field"));
+    }
+    let mut flags = flags::mount_flags(mount_options)?;
+    let (mut shared_id, mut master_id, mut propagate_from) = (0, 0, 0);
+    loop {
+        let tag = fields.next().ok_or_else(|| Error::malformed("no \" - \" separator before the filesystem type"))?;
+        if tag == b"-" {
+            break;
+        } else if let Some(n) = tag.strip_prefix(b"shared:") {
+            flags |= MS_SHARED;
+            shared_id = number(n, "shared peer group")?;
+        } else if let Some(n) = tag.strip_prefix(b"master:") {
+            flags |= MS_SLAVE;
+            master_id = number(n, "master peer group")?;
+        } else if let Some(n) = tag.strip_prefix(b"propagate_from:") {
+            propagate_from = number(n, "propagate_from peer group")?;
+        } else if tag == b"unbindable" {
+            flags |= MS_UNBINDABLE;
+        } else {
+            return Err(Error::malformed(format!("unknown optional field {:?}", String::from_utf8_lossy(tag))));
+        }
+    }
+    let fsname = fields.next().filter(|f| !f.is_empty()).ok_or_else(|| Error::malformed("truncated: no filesystem type"))?;
+    let source = fields.next().ok_or_else(|| Error::malformed("truncated: no mount source"))?;
+    let super_options = fields.next().ok_or_else(|| Error::malformed("truncated: no super options"))?;
+    if super_options.is_empty() {
+        return Err(Error::malformed("empty super options"));
+    }
+    if let Some(extra) = fields.next() {
+        return Err(Error::malformed(format!("unexpected field {:?} after the super options", String::from_utf8_lossy(extra))));
+    }
+    let mut root = unescape(root_field);
+    let deleted = strip_deleted(&mut root);
+    let (sb_flags, options) = flags::super_options(super_options, &rules.ids);
+    Ok(MountRecord {
+        line: lineno,
+        mnt_id,
+        parent_mnt_id,
+        major,
+        minor,
+        root_dev: (major << 20) | minor,
+        root,
+        deleted,
+        mountpoint: unescape(mountpoint_field),
+        mount_options: mount_options.to_vec(),
+        flags,
+        shared_id,
+        master_id,
+        kernel_master_id: master_id,
+        propagate_from,
+        fstype: FsType::from_kernel_name(fsname, &rules.auto_fs),
+        fsname: fsname.to_vec(),
+        source: unescape(source),
+        super_options: super_options.to_vec(),
+        options,
+        sb_flags,
+        ext_key: None,
+        internal_sharing: false,
+        with_plugin: false,
+        cgroup_root: None,
+    })
+}
+
+/// Parses a whole mountinfo file. Every line must end with a newline: a
+/// missing one means the read was cut short.
+pub fn parse(bytes: &[u8], rules: &ParseRules) -> Result<Vec<MountRecord>> {
+    let mut out = Vec::with_capacity(bytes.len() / 100 + 1);
+    let mut rest = bytes;
+    let mut lineno = 0;
+    while !rest.is_empty() {
+        lineno += 1;
+        let Some(end) = memchr_newline(rest) else {
+            return Err(Error::malformed(format!(
+                "{}: not terminated by a newline (truncated read?)",
+                line_context(lineno, rest)
+            )));
+        };
+        out.push(parse_line(&rest[..end], lineno, rules)?);
+        rest = &rest[end + 1..];
+    }
+    Ok(out)
+}
+
+fn memchr_newline(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> ParseRules {
+        ParseRules::default()
+    }
+
+    #[test]
+    fn parses_every_field_of_the_proc5_example() {
+        // proc(5)'s example line, with a propagate_from added.
+        let r = parse_line(
+            b"36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 propagate_from:7 - ext3 /dev/root rw,errors=continue",
+            1,
+            &rules(),
+        )
+        .unwrap();
+        assert_eq!((r.mnt_id, r.parent_mnt_id, r.major, r.minor), (36, 35, 98, 0));
+        assert_eq!(r.root_dev, 98 << 20);
+        assert_eq!((r.root.as_slice(), r.mountpoint.as_slice()), (&b"/mnt1"[..], &b"/mnt2"[..]));
+        assert_eq!(r.flags, flags::MS_NOATIME | MS_SLAVE);
+        assert_eq!((r.shared_id, r.master_id, r.propagate_from), (0, 1, 7));
+        assert_eq!((r.fstype, r.fsname.as_slice(), r.source.as_slice()), (FsType::Unsupported, &b"ext3"[..], &b"/dev/root"[..]));
+        assert_eq!((r.sb_flags, r.options.as_slice()), (0, &b"errors=continue"[..]));
+    }
+
+    #[test]
+    fn optional_fields_in_any_number_and_order() {
+        let r = parse_line(b"5 1 0:5 / /a rw unbindable master:3 shared:9 - tmpfs x rw", 1, &rules()).unwrap();
+        assert_eq!(r.flags, MS_UNBINDABLE | MS_SLAVE | MS_SHARED | flags::MS_STRICTATIME);
+        assert_eq!((r.shared_id, r.master_id), (9, 3));
+        let r = parse_line(b"5 1 0:5 / /a rw,relatime - tmpfs x rw", 1, &rules()).unwrap();
+        assert_eq!((r.flags, r.shared_id, r.master_id), (flags::MS_RELATIME, 0, 0));
+    }
+
+    #[test]
+    fn escapes_are_decoded_in_root_mountpoint_and_source_only() {
+        // Space, tab, newline, backslash as the kernel mangles them.
+        let line = br"7 1 0:9 /a\040b /m\011t\012n\134x rw,relatime - fuse.sshfs us\040er@h:/ rw,user_id=0";
+        let r = parse_line(line, 3, &rules()).unwrap();
+        assert_eq!(r.root, b"/a b");
+        assert_eq!(r.mountpoint, b"/m\tt\nn\\x");
+        assert_eq!(r.source, b"us er@h:/");
+        assert_eq!((r.fstype, r.fsname.as_slice()), (FsType::Fuse, &b"fuse.sshfs"[..]));
+        // Not an escape: kept byte for byte; non-UTF-8 bytes survive.
+        assert_eq!(unescape(br"\9\12\1234\"), b"\\9\\12S4\\".to_vec());
+        assert_eq!(unescape(b"\xff\xfe"), b"\xff\xfe".to_vec());
+        assert_eq!(unescape(br"\400"), br"\400".to_vec());
+    }
+
+    #[test]
+    fn deleted_root_is_flagged_and_stripped() {
+        let r = parse_line(b"8 1 0:9 /gone//deleted /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
+        assert!(r.deleted);
+        assert_eq!(r.root, b"/gone");
+        let r = parse_line(br"8 1 0:9 /x\040(deleted) /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
+        assert!(r.deleted);
+        assert_eq!(r.root, b"/x");
+        let r = parse_line(b"8 1 0:9 //deleted /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
+        assert!(!r.deleted, "the marker alone is not stripped (CRIU needs len > marker)");
+    }
+
+    #[test]
+    fn empty_source_is_kept_empty() {
+        let r = parse_line(b"9 1 0:9 / /e rw,relatime - tmpfs  rw,size=4k", 1, &rules()).unwrap();
+        assert_eq!(r.source, b"");
+        assert_eq!(r.options, b"size=4k");
+    }
+
+    #[test]
+    fn malformed_lines_name_the_line_and_the_reason() {
+        let cases: [(&[u8], &str); 14] = [
+            (b"", "mount id \"\""),
+            (b"1 2", "no major:minor"),
+            (b"x 1 0:1 / / rw - tmpfs t rw", "mount id \"x\""),
+            (b"1 -2 0:1 / / rw - tmpfs t rw", "parent id \"-2\""),
+            (b"1 2 01 / / rw - tmpfs t rw", "has no ':'"),
+            (b"1 2 0:x / / rw - tmpfs t rw", "minor \"x\""),
+            (b"1 2 0:1 / / rw tmpfs t rw", "unknown optional field"),
+            (b"1 2 0:1 / / rw shared:1", "separator"),
+            (b"1 2 0:1 / / rw shared:z - tmpfs t rw", "shared peer group"),
+            (b"1 2 0:1 / / rw - tmpfs t", "no super options"),
+            (b"1 2 0:1 / / rw - tmpfs", "no mount source"),
+            (b"1 2 0:1 / / rw,bogus - tmpfs t rw", "bogus"),
+            (b"9999999999 2 0:1 / / rw - tmpfs t rw", "32 bits"),
+            (b"1 2 0:1 / / rw - tmpfs t rw extra", "unexpected field"),
+        ];
+        for (line, want) in cases {
+            let e = parse_line(line, 42, &rules()).unwrap_err();
+            assert_eq!(e.errno(), libc::EBADMSG);
+            assert!(e.message().starts_with("line 42 "), "{e}");
+            assert!(e.message().contains(want), "{:?}: {e}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn overlong_and_unterminated_lines_are_refused() {
+        let mut long = b"1 2 0:1 / /".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_LINE));
+        long.extend_from_slice(b" rw - tmpfs t rw\n");
+        let e = parse(&long, &rules()).unwrap_err();
+        assert!(e.message().contains("line 1 ") && e.message().contains("limit"), "{}", &e.message()[..200]);
+        assert!(e.message().len() < 600, "the line is not copied whole into the error");
+        let text = b"1 0 0:1 / / rw - tmpfs t rw\n2 1 0:2 / /a rw - tmpfs t r";
+        let e = parse(text, &rules()).unwrap_err();
+        assert!(e.message().contains("line 2 ") && e.message().contains("newline"), "{e}");
+    }
+
+    /// Deterministic mutation fuzzing: flip, insert, delete and duplicate
+    /// bytes of valid lines; the parser must return (never panic), and
+    /// whatever it accepts must re-parse to the same record.
+    #[test]
+    fn mutated_lines_never_panic() {
+        let seeds: [&[u8]; 4] = [
+            b"36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue",
+            br"7 1 0:9 /a\040b /m\011t rw,relatime shared:4 unbindable - fuse.sshfs u rw,uid=0",
+            b"8 1 0:9 /gone//deleted /d ro,nosuid - tmpfs  rw,size=4k",
+            b"1 0 254:0 / / rw,relatime propagate_from:2 - ext4 /dev/vda rw,discard",
+        ];
+        let alphabet = b" -:/\\0123456789abcdefrwshared:master:\n\x00\xff";
+        let mut state: u64 = 0x9e3779b97f4a7c15;
+        let mut rand = move |n: usize| -> usize {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut accepted = 0;
+        for round in 0..20_000 {
+            let mut line = seeds[round % seeds.len()].to_vec();
+            for _ in 0..1 + rand(4) {
+                let at = rand(line.len() + 1);
+                match rand(4) {
+                    0 if at < line.len() => line[at] = alphabet[rand(alphabet.len())],
+                    1 => line.insert(at, alphabet[rand(alphabet.len())]),
+                    2 if at < line.len() => {
+                        line.remove(at);
+                    }
+                    _ => {
+                        let end = (at + rand(8)).min(line.len());
+                        let chunk = line[at..end].to_vec();
+                        line.splice(at..at, chunk);
+                    }
+                }
+            }
+            let mut file = line.clone();
+            file.push(b'\n');
+            match parse(&file, &rules()) {
+                Ok(recs) => {
+                    accepted += 1;
+                    assert!(!recs.is_empty());
+                    assert_eq!(parse(&file, &rules()).unwrap(), recs);
+                }
+                Err(e) => assert!(e.message().starts_with("line "), "{e}"),
+            }
+        }
+        assert!(accepted > 100, "mutations should not all be fatal ({accepted})");
+    }
+}

@@ -1,0 +1,264 @@
+//! One mount namespace: its mounts in mount order and the tree built from
+//! mount ids (CRIU's `mnt_build_ids_tree`), with maps keyed by mount id so
+//! every lookup is O(1).
+
+use std::collections::HashMap;
+
+use super::mountinfo::MountRecord;
+use crate::error::{Error, Result};
+use crate::ns::NsType;
+
+/// A mount in any of the collected namespaces: (namespace index in
+/// collection order, mount index in that namespace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MountRef {
+    pub ns: usize,
+    pub index: usize,
+}
+
+/// The mounts of one namespace.
+#[derive(Debug, Clone)]
+pub struct MountNamespace {
+    /// Small id of the namespace (the N of mountpoints-N.img).
+    pub ns_id: u32,
+    /// Kernel id (inode of /proc/PID/ns/mnt).
+    pub kid: u64,
+    /// The task whose mountinfo was read.
+    pub pid: i32,
+    pub ns_type: NsType,
+    pub(crate) mounts: Vec<MountRecord>,
+    by_id: HashMap<u32, usize>,
+    parent: Vec<Option<usize>>,
+    /// Children of each mount in mount (mountinfo) order, flattened: the
+    /// children of mount i are child_list[child_start[i]..child_start[i+1]].
+    child_start: Vec<usize>,
+    child_list: Vec<usize>,
+    root: usize,
+    /// Master of each mount once sharing is resolved (may be in another
+    /// namespace).
+    pub(crate) master: Vec<Option<MountRef>>,
+    /// Bind group (mounts of the same superblock, CRIU's `mnt_bind`).
+    pub(crate) bind_group: Vec<usize>,
+}
+
+pub(crate) fn show(path: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(path))
+}
+
+impl MountNamespace {
+    /// Builds the tree. Refuses, naming the mount, what CRIU refuses: a
+    /// mount whose parent is missing, a namespace without a root ("/"
+    /// without a parent); and also a duplicate mount id or a parent cycle,
+    /// which would make the tree unwalkable.
+    pub fn build(ns_id: u32, kid: u64, pid: i32, ns_type: NsType, mounts: Vec<MountRecord>) -> Result<MountNamespace> {
+        let n = mounts.len();
+        let mut by_id = HashMap::with_capacity(n);
+        for (i, m) in mounts.iter().enumerate() {
+            if let Some(&first) = by_id.get(&m.mnt_id) {
+                let first: &MountRecord = &mounts[first];
+                return Err(Error::malformed(format!(
+                    "mount id {} appears twice (lines {} and {})",
+                    m.mnt_id, first.line, m.line
+                )));
+            }
+            by_id.insert(m.mnt_id, i);
+        }
+        let mut parent = vec![None; n];
+        let mut root = None;
+        // CRIU walks its list, which is mountinfo reversed: the first
+        // parentless "/" in that order is the root.
+        for i in (0..n).rev() {
+            let m = &mounts[i];
+            let p = if m.mnt_id != m.parent_mnt_id { by_id.get(&m.parent_mnt_id).copied() } else { None };
+            match p {
+                Some(p) => parent[i] = Some(p),
+                None if root.is_none() && m.is_ns_root() => root = Some(i),
+                None => {
+                    return Err(Error::malformed(format!(
+                        "mount {} at {} (line {}) has no parent: mount {} is not in the namespace",
+                        m.mnt_id,
+                        show(&m.mountpoint),
+                        m.line,
+                        m.parent_mnt_id
+                    )))
+                }
+            }
+        }
+        let root = root.ok_or_else(|| {
+            Error::malformed(format!("no root mount: none of the {n} mounts is a \"/\" without a parent"))
+        })?;
+        // Counting sort by parent keeps each child list in mount order.
+        let mut child_start = vec![0usize; n + 1];
+        for p in parent.iter().flatten() {
+            child_start[p + 1] += 1;
+        }
+        for i in 0..n {
+            child_start[i + 1] += child_start[i];
+        }
+        let mut fill = child_start.clone();
+        let mut child_list = vec![0usize; parent.iter().flatten().count()];
+        for (i, p) in parent.iter().enumerate() {
+            if let Some(p) = p {
+                child_list[fill[*p]] = i;
+                fill[*p] += 1;
+            }
+        }
+        let ns = MountNamespace {
+            ns_id,
+            kid,
+            pid,
+            ns_type,
+            mounts,
+            by_id,
+            parent,
+            child_start,
+            child_list,
+            root,
+            master: vec![None; n],
+            bind_group: vec![usize::MAX; n],
+        };
+        ns.check_reachable()?;
+        Ok(ns)
+    }
+
+    /// Every mount must hang below the root; one that does not sits on a
+    /// parent cycle.
+    fn check_reachable(&self) -> Result<()> {
+        let mut seen = vec![false; self.mounts.len()];
+        let mut stack = vec![self.root];
+        seen[self.root] = true;
+        let mut count = 1;
+        while let Some(i) = stack.pop() {
+            for &c in self.children(i) {
+                if !seen[c] {
+                    seen[c] = true;
+                    count += 1;
+                    stack.push(c);
+                }
+            }
+        }
+        if count == self.mounts.len() {
+            return Ok(());
+        }
+        let i = seen.iter().position(|s| !s).unwrap_or(0);
+        let m = &self.mounts[i];
+        Err(Error::malformed(format!(
+            "mount {} at {} (line {}) is not reachable from the root mount {}: its parent chain ({} -> ...) loops",
+            m.mnt_id,
+            show(&m.mountpoint),
+            m.line,
+            self.mounts[self.root].mnt_id,
+            m.parent_mnt_id
+        )))
+    }
+
+    /// Mounts in mount order (mountinfo order).
+    pub fn mounts(&self) -> &[MountRecord] {
+        &self.mounts
+    }
+
+    pub fn len(&self) -> usize {
+        self.mounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mounts.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&MountRecord> {
+        self.mounts.get(index)
+    }
+
+    /// Index of the namespace's root mount.
+    pub fn root_index(&self) -> usize {
+        self.root
+    }
+
+    pub fn root(&self) -> &MountRecord {
+        &self.mounts[self.root]
+    }
+
+    /// Index of the parent mount; `None` for the root.
+    pub fn parent_index(&self, index: usize) -> Option<usize> {
+        self.parent.get(index).copied().flatten()
+    }
+
+    /// Indices of the children, in mount order.
+    pub fn children(&self, index: usize) -> &[usize] {
+        match (self.child_start.get(index), self.child_start.get(index + 1)) {
+            (Some(&a), Some(&b)) => &self.child_list[a..b],
+            _ => &[],
+        }
+    }
+
+    /// Index of the mount with kernel mount id `mnt_id`.
+    pub fn index_of(&self, mnt_id: u32) -> Option<usize> {
+        self.by_id.get(&mnt_id).copied()
+    }
+
+    pub fn by_mnt_id(&self, mnt_id: u32) -> Option<&MountRecord> {
+        self.index_of(mnt_id).map(|i| &self.mounts[i])
+    }
+
+    /// The master mount of `index` (a mount of the peer group it receives
+    /// from), once sharing is resolved.
+    pub fn master_of(&self, index: usize) -> Option<MountRef> {
+        self.master.get(index).copied().flatten()
+    }
+
+    /// Mounts in the order CRIU writes them to mountpoints-N.img (its
+    /// list is built by prepending each mountinfo line).
+    pub fn image_order(&self) -> impl Iterator<Item = &MountRecord> {
+        self.mounts.iter().rev()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(line: usize, id: u32, parent: u32, mp: &str) -> MountRecord {
+        MountRecord { line, mnt_id: id, parent_mnt_id: parent, mountpoint: mp.as_bytes().to_vec(), root: b"/".to_vec(), ..Default::default() }
+    }
+
+    fn build(recs: Vec<MountRecord>) -> Result<MountNamespace> {
+        MountNamespace::build(3, 4026531840, 1, NsType::Root, recs)
+    }
+
+    #[test]
+    fn tree_links_parents_and_children_in_mount_order() {
+        let ns = build(vec![rec(1, 10, 1, "/"), rec(2, 11, 10, "/a"), rec(3, 12, 11, "/a/b"), rec(4, 13, 10, "/c"), rec(5, 14, 14, "/d")])
+            .map(|_| ())
+            .unwrap_err();
+        assert!(ns.message().contains("mount 14"), "a self-parented non-root is refused: {ns}");
+        let ns = build(vec![rec(1, 10, 1, "/"), rec(2, 11, 10, "/a"), rec(3, 12, 11, "/a/b"), rec(4, 13, 10, "/c")]).unwrap();
+        assert_eq!(ns.root().mnt_id, 10);
+        assert_eq!(ns.children(0), &[1, 3]);
+        assert_eq!(ns.children(1), &[2]);
+        assert_eq!(ns.parent_index(2), Some(1));
+        assert_eq!(ns.parent_index(0), None);
+        assert_eq!(ns.index_of(13), Some(3));
+        assert_eq!(ns.image_order().map(|m| m.mnt_id).collect::<Vec<_>>(), vec![13, 12, 11, 10]);
+        assert!(ns.children(99).is_empty());
+    }
+
+    #[test]
+    fn missing_parent_no_root_duplicates_and_cycles_are_refused() {
+        let e = build(vec![rec(1, 10, 1, "/"), rec(2, 11, 99, "/a")]).unwrap_err();
+        assert!(e.message().contains("mount 11 at \"/a\" (line 2) has no parent: mount 99"), "{e}");
+        let e = build(vec![rec(1, 10, 1, "/x"), rec(2, 11, 10, "/x/a")]).unwrap_err();
+        assert!(e.message().contains("mount 10 at \"/x\""), "{e}");
+        let e = build(vec![rec(1, 11, 10, "/a")]).unwrap_err();
+        assert!(e.message().contains("no parent"), "{e}");
+        let e = build(vec![]).unwrap_err();
+        assert!(e.message().contains("no root mount"), "{e}");
+        let e = build(vec![rec(1, 10, 1, "/"), rec(2, 10, 1, "/b")]).unwrap_err();
+        assert!(e.message().contains("mount id 10 appears twice (lines 1 and 2)"), "{e}");
+        let e = build(vec![rec(1, 10, 1, "/"), rec(2, 11, 12, "/a"), rec(3, 12, 11, "/b")]).unwrap_err();
+        assert!(e.message().contains("not reachable") && e.message().contains("loops"), "{e}");
+        // Two parentless roots: CRIU keeps the last in mountinfo order and
+        // refuses the other.
+        let e = build(vec![rec(1, 10, 1, "/"), rec(2, 20, 2, "/")]).unwrap_err();
+        assert!(e.message().contains("mount 10"), "{e}");
+    }
+}
