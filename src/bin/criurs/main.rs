@@ -108,22 +108,12 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Parses `mnt[PATH]:KEY` as CRIU's --external does.
-fn parse_external(spec: &str) -> Result<(Vec<u8>, Vec<u8>)> {
-    let bad = || criurs::Error::invalid(format!("--external {spec:?}: expected mnt[PATH]:KEY"));
-    let rest = spec.strip_prefix("mnt[").ok_or_else(bad)?;
-    let (path, key) = rest.split_once("]:").ok_or_else(bad)?;
-    if path.is_empty() || key.is_empty() {
-        return Err(bad());
-    }
-    Ok((path.as_bytes().to_vec(), key.as_bytes().to_vec()))
-}
-
 /// CRIU's order: collect (which dumps the user namespace), then each
-/// mount namespace. Returns the image names written.
+/// mount namespace the walk collected. Returns the image names written.
 fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
-    let externals = external.iter().map(|s| parse_external(s)).collect::<Result<Vec<_>>>()?;
-    let _ = &externals;
+    for spec in external {
+        ctx.add_external(spec.as_bytes()).map_err(|e| e.context(format!("--external {spec}")))?;
+    }
     ctx.collect_namespaces(true)?;
     let table = ctx.namespaces()?;
     let mut written = Vec::new();
@@ -132,19 +122,10 @@ fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
             written.push(criurs::userns::image_name(user.id));
         }
     }
-    Ok(written)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn external_specs_parse_like_criu() {
-        assert_eq!(parse_external("mnt[/data]:vol1").unwrap(), (b"/data".to_vec(), b"vol1".to_vec()));
-        assert_eq!(parse_external("mnt[/a]:b:c").unwrap(), (b"/a".to_vec(), b"b:c".to_vec()));
-        for bad in ["mnt[]:k", "mnt[/a]:", "dev[/a]:k", "mnt[/a]k"] {
-            assert!(parse_external(bad).is_err(), "{bad}");
-        }
+    let mnt_ids: Vec<u32> = ctx.mount_namespaces()?.namespaces().iter().map(|ns| ns.ns_id).collect();
+    for id in mnt_ids {
+        ctx.dump_mnt_ns(id)?;
+        written.push(criurs::mount::image::image_name(id));
     }
+    Ok(written)
 }

@@ -2,9 +2,10 @@
 
 use criurs::net::{self, Detail, Socket};
 use criurs::{Context, NsKind, Result};
-use serde_json::Value;
+use criurs::mount::MountRecord;
+use serde_json::{json, Map, Value};
 
-use crate::json::{family_name, type_name};
+use crate::json::{put_bytes, type_name};
 
 pub fn print(ctx: &Context) -> Result<()> {
     let table = ctx.namespaces()?;
@@ -83,14 +84,103 @@ fn print_socket(sk: &Socket) {
     } else {
         "UNCONN"
     };
-    let _ = family_name;
     println!("{:<7} {:<10} {:>6} {:>6}  {:<40} {:<40} {:>8}", netid(sk), state, rq, wq, local, peer, sk.ino);
 }
 
-fn print_mounts(_ctx: &Context) -> Result<()> {
+fn propagation(m: &MountRecord) -> String {
+    let mut parts = Vec::new();
+    if m.shared_id != 0 {
+        parts.push(format!("shared:{}", m.shared_id));
+    }
+    if m.kernel_master_id != 0 {
+        parts.push(format!("master:{}", m.kernel_master_id));
+    }
+    if m.flags & libc::MS_UNBINDABLE as u32 != 0 {
+        parts.push("unbindable".into());
+    }
+    if parts.is_empty() {
+        "private".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// Bytes for a terminal: control characters escaped as mountinfo does.
+fn shown(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.push_str(&format!("\\{:03o}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    out
+}
+
+fn print_mounts(ctx: &Context) -> Result<()> {
+    for ns in ctx.mount_namespaces()?.namespaces() {
+        println!();
+        println!("MOUNTS OF MOUNT NAMESPACE {} ({} mounts)", ns.ns_id, ns.len());
+        println!("{:<50} {:<20} {:<10} {:<30} PROPAGATION", "TARGET", "SOURCE", "FSTYPE", "OPTIONS");
+        // Depth-first from the root, children in mount order, like findmnt.
+        let mut stack = vec![(ns.root_index(), String::new(), true, true)];
+        while let Some((index, prefix, last, top)) = stack.pop() {
+            let m = &ns.mounts()[index];
+            let branch = if top { "" } else if last { "└─" } else { "├─" };
+            let target = format!("{prefix}{branch}{}", shown(&m.mountpoint));
+            println!(
+                "{:<50} {:<20} {:<10} {:<30} {}",
+                target,
+                shown(&m.source),
+                shown(&m.fsname),
+                shown(&m.mount_options),
+                propagation(m)
+            );
+            let child_prefix = if top { String::new() } else { format!("{prefix}{}", if last { "  " } else { "│ " }) };
+            let children = ns.children(index);
+            for (k, &child) in children.iter().enumerate().rev() {
+                stack.push((child, child_prefix.clone(), k + 1 == children.len(), false));
+            }
+        }
+    }
     Ok(())
 }
 
-pub fn mounts_json(_ctx: &Context) -> Result<Vec<Value>> {
-    Ok(Vec::new())
+/// MntEntry's fields under CRIU's names, per mount, in mount order.
+pub fn mounts_json(ctx: &Context) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for ns in ctx.mount_namespaces()?.namespaces() {
+        for m in ns.mounts() {
+            let mut o = Map::new();
+            o.insert("ns_id".into(), json!(ns.ns_id));
+            o.insert("fstype".into(), json!(m.fstype.code()));
+            o.insert("fstype_name".into(), json!(m.fstype.name()));
+            o.insert("mnt_id".into(), json!(m.mnt_id));
+            o.insert("root_dev".into(), json!(format!("{}:{}", m.major, m.minor)));
+            o.insert("parent_mnt_id".into(), json!(m.parent_mnt_id));
+            o.insert("flags".into(), json!(m.flags));
+            put_bytes(&mut o, "root", &m.root);
+            put_bytes(&mut o, "mountpoint", &m.mountpoint);
+            put_bytes(&mut o, "source", &m.source);
+            put_bytes(&mut o, "options", &m.options);
+            o.insert("shared_id".into(), json!(m.shared_id));
+            o.insert("master_id".into(), json!(m.master_id));
+            put_bytes(&mut o, "fsname", &m.fsname);
+            o.insert("deleted".into(), json!(m.deleted));
+            o.insert("sb_flags".into(), json!(m.sb_flags));
+            if let Some(key) = &m.ext_key {
+                o.insert("ext_mount".into(), json!(true));
+                put_bytes(&mut o, "ext_key", key);
+            }
+            o.insert("propagation".into(), json!(propagation(m)));
+            out.push(Value::Object(o));
+        }
+    }
+    Ok(out)
 }
