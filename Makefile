@@ -19,7 +19,7 @@ C_TESTS := $(patsubst c-tests/%.c,$(RELEASE)/c-tests/%,$(wildcard c-tests/test_*
 C_TESTS_SAN := $(patsubst c-tests/%.c,$(RELEASE)/c-tests-san/%,$(wildcard c-tests/test_*.c))
 C_LINK  := -L$(RELEASE) -lcriurs -Wl,-rpath,$(abspath $(RELEASE))
 
-.PHONY: all lib header header-check check test-rust test-c test-c-san test-c-valgrind install-check demo install uninstall clean bench examples
+.PHONY: all lib header header-check check test-rust test-c test-c-san test-c-valgrind install-check test-demo demo install uninstall clean bench examples
 
 all: lib examples
 
@@ -65,7 +65,10 @@ test-c-valgrind: $(RELEASE)/c-tests/test_userns
 	  { cat $(RELEASE)/valgrind-userns.log; echo "valgrind found errors or leaks in test_userns" >&2; exit 1; }
 	@grep -E '^(not ok|1\.\.)' $(RELEASE)/valgrind-userns.log; echo "ok: test_userns clean under valgrind"
 
-check: header-check lib test-rust test-c test-c-san test-c-valgrind install-check
+test-demo: lib examples
+	demo/check
+
+check: header-check lib test-rust test-c test-c-san test-c-valgrind install-check test-demo
 
 # Installs into a scratch DESTDIR and builds a C program with pkg-config.
 install-check: lib

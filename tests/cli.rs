@@ -1,0 +1,158 @@
+//! The `criurs` command as a user runs it: JSON that parses and agrees with
+//! /proc and `ss`, and one clear line with status 1 for each bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const CRIURS: &str = env!("CARGO_BIN_EXE_criurs");
+
+/// The demo's sandbox (new user, mount, net, pid, uts, ipc namespaces with
+/// mounts and sockets), built from demo/sandbox.c and stopped on drop.
+struct Sandbox {
+    holder: Child,
+    pid: i32,
+    base: PathBuf,
+}
+
+impl Sandbox {
+    fn start(tag: &str) -> Sandbox {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bin = std::env::temp_dir().join(format!("criurs-cli-sandbox-{}-{tag}", std::process::id()));
+        let cc = Command::new("cc")
+            .args(["-std=gnu11", "-O2", "-o"])
+            .arg(&bin)
+            .arg(root.join("demo/sandbox.c"))
+            .status()
+            .expect("run cc");
+        assert!(cc.success(), "build demo/sandbox.c");
+        let base = std::env::temp_dir().join(format!("criurs-cli-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        let mut holder = Command::new(&bin)
+            .arg(&base)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the sandbox");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut line).unwrap();
+        let pid = line.trim().parse().expect("sandbox prints its pid");
+        let _ = std::fs::remove_file(&bin);
+        Sandbox { holder, pid, base }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        drop(self.holder.stdin.take()); // EOF: the holder kills the sandbox
+        let _ = self.holder.wait();
+        let _ = std::fs::remove_dir(&self.base);
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(CRIURS).args(args).output().expect("run criurs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_one_line_error(args: &[&str], want: &str) {
+    let (code, _, err) = run(args);
+    assert_eq!(code, 1, "{args:?}: status");
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line on stderr: {err:?}");
+    assert!(err.starts_with("criurs: ") && err.contains(want), "{args:?}: {err:?}");
+}
+
+#[test]
+fn show_json_agrees_with_mountinfo_and_ss() {
+    let sb = Sandbox::start("json");
+    let pid = sb.pid.to_string();
+    let (code, out, err) = run(&["show", "-t", &pid, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let namespaces = doc["namespaces"].as_array().unwrap();
+    let ns_of = |kind: &str| {
+        namespaces.iter().find(|n| n["kind"] == kind && n["type"] == "root").unwrap_or_else(|| panic!("root {kind} ns"))
+    };
+    for kind in ["user", "mnt", "net", "pid", "uts", "ipc"] {
+        let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+        let kid = ns_of(kind)["kid"].as_u64().unwrap();
+        assert_eq!(link.to_str().unwrap(), format!("{kind}:[{kid}]"));
+    }
+    // Mounts: one record per line of the sandbox's mountinfo.
+    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    let mounts = doc["mounts"].as_array().unwrap();
+    assert_eq!(mounts.len(), mountinfo.lines().count());
+    let mnt_id = ns_of("mnt")["id"].clone();
+    assert!(mounts.iter().all(|m| m["ns_id"] == mnt_id));
+    let shared: Vec<_> = mounts.iter().filter(|m| m["shared_id"].as_u64() != Some(0)).collect();
+    assert_eq!(shared.len(), 2, "the sandbox's shared pair");
+    // Sockets: what ss lists in the namespace, less ss's own sock_diag socket.
+    let ss = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["ss", "-a", "-n", "-H", "-f", "netlink", "-f", "unix", "-f", "inet", "-f", "inet6", "-f", "link"])
+        .output()
+        .expect("run ss");
+    let ss_lines = String::from_utf8_lossy(&ss.stdout).lines().count();
+    let sockets = doc["sockets"].as_array().unwrap();
+    assert_eq!(sockets.len(), ss_lines - 1, "ss: {}", String::from_utf8_lossy(&ss.stdout));
+    let listener = sockets.iter().find(|s| s["state"] == "LISTEN").expect("TCP listener");
+    assert_eq!((listener["src_port"].as_u64(), listener["src_addr"][0].as_str()), (Some(8080), Some("127.0.0.1")));
+    assert_eq!(doc["userns"][0]["uid_map"][0]["lower_first"], 100000);
+}
+
+#[test]
+fn show_text_has_every_section() {
+    let sb = Sandbox::start("text");
+    let (code, out, err) = run(&["show", "-t", &sb.pid.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    for section in ["NAMESPACES", "USER NAMESPACE", "MOUNTS OF MOUNT NAMESPACE", "SOCKETS OF NET NAMESPACE"] {
+        assert!(out.contains(section), "{section} missing:\n{out}");
+    }
+    assert!(out.contains("shared:1") && out.contains("127.0.0.1:8080"), "{out}");
+}
+
+#[test]
+fn dump_writes_images_crit_decodes() {
+    let sb = Sandbox::start("dump");
+    let dir = sb.base.with_extension("images");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, out, err) = run(&["dump", "-t", &sb.pid.to_string(), "-D", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let written: Vec<&str> = out.lines().collect();
+    assert_eq!(written.len(), 2, "{out}");
+    for path in &written {
+        let crit = Command::new("crit").args(["decode", "-i", path]).output().expect("run crit");
+        assert!(crit.status.success(), "crit decode {path}: {}", String::from_utf8_lossy(&crit.stderr));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_inputs_are_one_line_and_status_1() {
+    assert_one_line_error(&["show", "-t", "2147483600"], "pid 2147483600 does not exist");
+    assert_one_line_error(&["show", "-t", "0"], "pid 0");
+    assert_one_line_error(&["dump", "-t", "1", "-D", "/nonexistent/criurs"], "/nonexistent/criurs");
+    // Not allowed to inspect pid 1 as nobody.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", CRIURS, "show", "-t", "1"])
+        .output()
+        .expect("run setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("pid 1") && err.contains("Permission denied"), "{err}");
+    // A read-only images directory, for a tree that has images to write.
+    let sb = Sandbox::start("ro");
+    let dir = sb.base.with_extension("ro");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!("mount -t tmpfs -o ro none {0} && exec {CRIURS} dump -t {1} -D {0}", dir.display(), sb.pid);
+    let out = Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    std::fs::remove_dir(&dir).unwrap();
+}
