@@ -52,8 +52,9 @@ fn parsers(c: &mut Criterion) {
     let pairs: Vec<_> = (0..1000).map(|_| UnixStream::pair().unwrap()).collect();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let clients: Vec<_> = (0..200).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    let servers: Vec<_> = (0..200).map(|_| listener.accept().unwrap().0).collect();
+    // Accept as we connect: the listen backlog is smaller than 200.
+    let (clients, servers): (Vec<_>, Vec<_>) =
+        (0..200).map(|_| (TcpStream::connect(addr).unwrap(), listener.accept().unwrap().0)).unzip();
     for (name, req) in [("unix", DiagRequest::ALL[0]), ("tcp4", DiagRequest::ALL[1])] {
         let replies = record(req);
         let mut g = c.benchmark_group("sock_diag");

@@ -150,6 +150,39 @@ fn two_children_on_one_mount_point_are_refused() {
 }
 
 #[test]
+fn shared_peers_must_have_the_same_visible_children() {
+    let validate = |text: String| resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default());
+    // Peers /t/p1 and /t/p2 (same root), each with the same child: fine.
+    let peers = format!(
+        "{BASE}3 2 0:43 / /t/p1 rw,relatime shared:7 - tmpfs s rw\n4 2 0:43 / /t/p2 rw,relatime shared:7 - tmpfs s rw\n"
+    );
+    let children = "5 3 0:44 / /t/p1/x rw,relatime shared:8 - tmpfs c rw\n6 4 0:44 / /t/p2/x rw,relatime shared:8 - tmpfs c rw\n";
+    validate(format!("{peers}{children}")).unwrap();
+    // The child propagated to one peer only (made before the bind): refused, naming both.
+    let e = validate(format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n")).unwrap_err();
+    assert_eq!(e.errno(), libc::EXDEV);
+    assert!(e.message().contains("mount 4 at \"/t/p2\"") && e.message().contains("mount 3 at \"/t/p1\""), "{e}");
+    assert!(e.message().contains("nothing is mounted at \"/t/p2/x\""), "{e}");
+    // Same place, different mount: refused.
+    let e = validate(format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n6 4 0:45 / /t/p2/x rw,relatime - tmpfs d rw\n"))
+        .unwrap_err();
+    assert!(e.message().contains("not the same mount"), "{e}");
+    // A narrower peer (root /sub) sees only the children under /sub of the
+    // wider one: a child at /y of the wide peer is invisible to it.
+    let narrow = format!(
+        "{BASE}3 2 0:43 / /t/wide rw,relatime shared:7 - tmpfs s rw\n4 2 0:43 /sub /t/narrow rw,relatime shared:7 - tmpfs s rw\n\
+         5 3 0:44 / /t/wide/y rw,relatime - tmpfs c rw\n6 3 0:46 / /t/wide/sub/z rw,relatime - tmpfs z rw\n"
+    );
+    let e = validate(narrow.clone()).unwrap_err();
+    assert!(e.message().contains("nothing is mounted at \"/t/narrow/z\""), "{e}");
+    validate(format!("{narrow}7 4 0:46 / /t/narrow/z rw,relatime - tmpfs z rw\n")).unwrap();
+    // An extra child in the narrower peer has no counterpart.
+    let e = validate(format!("{narrow}7 4 0:46 / /t/narrow/z rw,relatime - tmpfs z rw\n8 4 0:47 / /t/narrow/q rw,relatime - tmpfs q rw\n"))
+        .unwrap_err();
+    assert!(e.message().contains("mount 8 at \"/t/narrow/q\" has no counterpart"), "{e}");
+}
+
+#[test]
 fn per_type_rules() {
     let text = format!(
         "{BASE}3 2 0:7 / /t/d rw,relatime - debugfs debugfs rw\n4 3 0:8 / /t/d/tracing rw,relatime - tracefs tracefs rw\n5 2 0:24 / /t/pts rw,relatime - devpts devpts rw,mode=600\n"
