@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::log::Logger;
-use crate::netlink::DiagSocket;
+use crate::netlink::{process_datagram, DiagSocket};
 use crate::ns::enter::{open_ns, run_in_namespace};
 use crate::ns::{NsEntry, NsKind, NsTable, NsType};
 use crate::pstree::ProcRoot;
@@ -29,7 +29,7 @@ use crate::pstree::ProcRoot;
 pub use diag::DiagRequest;
 pub use procnet::ProcTable;
 pub use record::*;
-pub use table::{FamilyState, FamilyStatus, SocketTable};
+pub use table::{FamilyState, FamilyStatus, SocketTable, TableBuilder};
 
 /// One network namespace of the tree, prepared for collection.
 #[derive(Debug)]
@@ -169,39 +169,74 @@ fn read_proc_table(table: ProcTable) -> Result<Vec<Socket>> {
     }
 }
 
-/// The order requests are handed to the two workers: the big ones first
-/// (unix, then TCP, whose v6 dump walks the same hash table as v4), so
-/// the second worker takes TCP while the first is still in unix.
-const SCHEDULE: [usize; 11] = [0, 1, 4, 2, 5, 3, 6, 7, 8, 9, 10];
+/// The order the requests after unix are handed out: the big ones first
+/// (TCP, whose v6 dump walks the same hash table as v4).
+const SCHEDULE: [usize; 10] = [1, 4, 2, 5, 3, 6, 7, 8, 9, 10];
 
-/// Runs every request of `DiagRequest::ALL` on two sockets at once, each
-/// worker taking the next request of `SCHEDULE` when it is free. Returns
-/// the outcomes in `DiagRequest::ALL` order.
-fn dump_concurrently(sockets: [&mut DiagSocket; 2]) -> Result<Vec<Batch>> {
+/// Runs every request of `DiagRequest::ALL` on two sockets at once, two
+/// threads for two cores. The unix dump (the largest, and one request
+/// that cannot be split) is received on the first socket while the second
+/// takes the other requests in `SCHEDULE` order; then the second thread
+/// parses and indexes the unix datagrams, into `unix_table`, while they
+/// still arrive. Returns the unix table and the other outcomes in
+/// `DiagRequest::ALL` order.
+fn dump_concurrently(sockets: [&mut DiagSocket; 2], mut unix_table: TableBuilder) -> Result<(Result<TableBuilder>, Vec<Batch>)> {
     let next = AtomicUsize::new(0);
-    let work = |sock: &mut DiagSocket| {
-        let mut done = Vec::new();
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&i) = SCHEDULE.get(k) else { break };
-            let req = DiagRequest::ALL[i];
-            done.push((i, (req.name(), dump_family(sock, req))));
-        }
-        done
+    let work = |sock: &mut DiagSocket, done: &mut Vec<(usize, Batch)>| loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        let Some(&i) = SCHEDULE.get(k) else { break };
+        let req = DiagRequest::ALL[i];
+        done.push((i, (req.name(), dump_family(sock, req))));
     };
     let [first, second] = sockets;
-    let mut all = std::thread::scope(|scope| {
-        let helper = std::thread::Builder::new()
+    let unix = DiagRequest::ALL[0];
+    let port = first.port();
+    let (unix_result, mut all) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(u32, Vec<u8>)>();
+        let receiver = std::thread::Builder::new()
             .name("criurs-sockdiag".into())
-            .spawn_scoped(scope, || work(first))
+            .spawn_scoped(scope, || {
+                // A parser that stopped on an error drops its end; the dump
+                // is still drained so the socket can take the next request.
+                let received = first.dump_datagrams(&unix.body(), &mut |seq, d| {
+                    let _ = tx.send((seq, d.to_vec()));
+                });
+                drop(tx);
+                let mut done = Vec::new();
+                work(first, &mut done);
+                (received, done)
+            })
             .map_err(|e| Error::io(&e, "start a sock_diag worker thread"))?;
-        let mut mine = work(second);
-        let theirs = helper.join().map_err(|_| Error::new(libc::EFAULT, "sock_diag worker thread panicked"))?;
-        mine.extend(theirs);
-        Ok::<_, Error>(mine)
+        let mut all = Vec::new();
+        work(second, &mut all);
+        let parsed = parse_datagrams(rx, port, unix, &mut unix_table);
+        let (received, theirs) =
+            receiver.join().map_err(|_| Error::new(libc::EFAULT, "sock_diag worker thread panicked"))?;
+        all.extend(theirs);
+        Ok::<_, Error>((received.and(parsed).map(|_| unix_table), all))
     })?;
     all.sort_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, batch)| batch).collect())
+    Ok((unix_result, all.into_iter().map(|(_, batch)| batch).collect()))
+}
+
+/// Parses the datagrams of one dump as the receiving thread hands them
+/// over, up to NLMSG_DONE, into `table`.
+fn parse_datagrams(
+    datagrams: std::sync::mpsc::Receiver<(u32, Vec<u8>)>,
+    port: u32,
+    req: DiagRequest,
+    table: &mut TableBuilder,
+) -> Result<()> {
+    for (seq, datagram) in datagrams {
+        let done = process_datagram(&datagram, seq, port, &mut |payload| {
+            table.push(req.parse(payload)?);
+            Ok(())
+        })?;
+        if done {
+            return Ok(());
+        }
+    }
+    Err(Error::new(libc::EPROTO, format!("the {} dump ended without NLMSG_DONE", req.name())))
 }
 
 /// CRIU's `collect_sockets(ns)`.
@@ -217,9 +252,14 @@ pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
     .map_err(|e| e.context(&what))?;
     let Prepared { mut first_socket, mut second_socket, proc_tables } = prepared;
 
-    let mut results = dump_concurrently([&mut first_socket, &mut second_socket])?;
-    let unix = results.remove(0).1;
-    let mut others = results;
+    // Our own sockets in the namespace (CRIU's seqpacket socket and the
+    // two diag sockets) are tools of the collection, not the tree's.
+    let ours: Vec<u32> = [net.seq_socket(), first_socket.as_fd(), second_socket.as_fd()]
+        .into_iter()
+        .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino as u32))
+        .collect();
+    let (unix, mut others) =
+        dump_concurrently([&mut first_socket, &mut second_socket], TableBuilder::excluding(ours.clone()))?;
 
     // Raw sockets come from /proc when the kernel has no raw_diag; ping
     // sockets always do.
@@ -236,25 +276,23 @@ pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
         };
         from_proc.push((name, result));
     }
-    // Keep CRIU's order: inet (and raw), then /proc tables, packet, netlink.
+    // Keep CRIU's order: unix, inet (and raw), then /proc tables, packet, netlink.
     let tail = others.split_off(others.len() - 2);
-    let batches_in_order = std::iter::once(("unix", unix)).chain(others).chain(from_proc).chain(tail);
-
-    // Our own sockets in the namespace (CRIU's seqpacket socket and the
-    // two diag sockets) are tools of the collection, not the tree's.
-    let ours: Vec<u32> = [net.seq_socket(), first_socket.as_fd(), second_socket.as_fd()]
-        .into_iter()
-        .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino as u32))
-        .collect();
-    let mut batches = Vec::new();
+    let (mut table, unix) = match unix {
+        Ok(table) => {
+            let n = table.len();
+            (table, Ok(n))
+        }
+        Err(e) => (TableBuilder::excluding(ours), Err(e)),
+    };
+    let mut outcomes = vec![("unix", unix)];
+    for (name, result) in others.into_iter().chain(from_proc).chain(tail) {
+        outcomes.push((name, result.map(|batch| table.extend(batch))));
+    }
     let mut families = Vec::new();
-    for (name, result) in batches_in_order {
+    for (name, result) in outcomes {
         match result {
-            Ok(mut sockets) => {
-                sockets.retain(|sk| !ours.contains(&sk.ino));
-                families.push(FamilyStatus { name, state: FamilyState::Collected(sockets.len()) });
-                batches.push(sockets);
-            }
+            Ok(added) => families.push(FamilyStatus { name, state: FamilyState::Collected(added) }),
             Err(e) if e.errno() == libc::ENOENT => {
                 log.warn("sockets", format_args!("{what}: the kernel does not support {name} sockets diag: {e}"));
                 families.push(FamilyStatus { name, state: FamilyState::Unsupported });
@@ -271,7 +309,7 @@ pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
             }
         }
     }
-    let table = SocketTable::from_batches(batches, families);
+    let table = table.finish(families);
     if table.duplicates() > 0 {
         log.debug("sockets", format_args!("{what}: {} sockets reported twice, listed once", table.duplicates()));
     }

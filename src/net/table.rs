@@ -65,50 +65,11 @@ impl SocketTable {
     /// (a socket seen twice while the kernel's tables changed under the
     /// dump) is listed once.
     pub fn from_batches(batches: Vec<Vec<Socket>>, families: Vec<FamilyStatus>) -> SocketTable {
-        let total: usize = batches.iter().map(Vec::len).sum();
-        let mut index = InoMap::with_capacity_and_hasher(total, Default::default());
-        let mut sockets: Vec<Socket> = Vec::new();
-        let mut duplicates = 0;
+        let mut builder = TableBuilder::default();
         for batch in batches {
-            if sockets.is_empty() {
-                // The largest batch (unix) moves in without a copy.
-                sockets = batch;
-                sockets.reserve_exact(total - sockets.len());
-                let mut seen_dup = false;
-                for (i, s) in sockets.iter().enumerate() {
-                    if s.ino != 0 && index.insert(s.ino, i as u32).is_some() {
-                        seen_dup = true;
-                    }
-                }
-                if seen_dup {
-                    // Rare: rebuild keeping first occurrences only.
-                    let all = std::mem::take(&mut sockets);
-                    index.clear();
-                    for s in all {
-                        if s.ino != 0 && index.contains_key(&s.ino) {
-                            duplicates += 1;
-                            continue;
-                        }
-                        if s.ino != 0 {
-                            index.insert(s.ino, sockets.len() as u32);
-                        }
-                        sockets.push(s);
-                    }
-                }
-                continue;
-            }
-            for s in batch {
-                if s.ino != 0 {
-                    if index.contains_key(&s.ino) {
-                        duplicates += 1;
-                        continue;
-                    }
-                    index.insert(s.ino, sockets.len() as u32);
-                }
-                sockets.push(s);
-            }
+            builder.extend(batch);
         }
-        SocketTable { sockets, index, families, duplicates }
+        builder.finish(families)
     }
 
     /// CRIU's `lookup_socket(ino)`.
@@ -171,6 +132,63 @@ impl SocketTable {
     }
 }
 
+/// Builds a table socket by socket, in order, indexing as it goes, so the
+/// index of the big unix dump is built while the kernel still dumps.
+#[derive(Debug, Default)]
+pub struct TableBuilder {
+    sockets: Vec<Socket>,
+    index: InoMap,
+    duplicates: usize,
+    /// Inodes left out: the sockets criurs itself made in the namespace.
+    excluded: Vec<u32>,
+}
+
+impl TableBuilder {
+    pub fn excluding(inodes: Vec<u32>) -> TableBuilder {
+        TableBuilder { excluded: inodes, ..Default::default() }
+    }
+
+    /// Adds one socket unless its inode is excluded or already listed;
+    /// returns whether it was added.
+    pub fn push(&mut self, socket: Socket) -> bool {
+        if socket.ino != 0 {
+            if self.excluded.contains(&socket.ino) {
+                return false;
+            }
+            match self.index.entry(socket.ino) {
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    self.duplicates += 1;
+                    return false;
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(self.sockets.len() as u32);
+                }
+            }
+        }
+        self.sockets.push(socket);
+        true
+    }
+
+    /// Adds a batch; returns how many were added.
+    pub fn extend(&mut self, batch: Vec<Socket>) -> usize {
+        self.sockets.reserve(batch.len());
+        batch.into_iter().map(|s| self.push(s) as usize).sum()
+    }
+
+    pub fn len(&self) -> usize {
+        self.sockets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sockets.is_empty()
+    }
+
+    pub fn finish(mut self, families: Vec<FamilyStatus>) -> SocketTable {
+        self.sockets.shrink_to_fit();
+        SocketTable { sockets: self.sockets, index: self.index, families, duplicates: self.duplicates }
+    }
+}
+
 impl<'a> IntoIterator for &'a SocketTable {
     type Item = &'a Socket;
     type IntoIter = std::slice::Iter<'a, Socket>;
@@ -204,5 +222,9 @@ mod tests {
         assert_eq!(t.iter().map(|s| s.ino).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!((t.position(2), t.duplicates()), (Some(1), 1));
         assert!(std::mem::size_of::<Socket>() <= 112, "record size {}", std::mem::size_of::<Socket>());
+        // excluded inodes (criurs's own sockets) are left out
+        let mut b = TableBuilder::excluding(vec![2]);
+        assert_eq!(b.extend(vec![sk(1), sk(2), sk(3), sk(3)]), 2);
+        assert_eq!(b.finish(vec![]).iter().map(|s| s.ino).collect::<Vec<_>>(), vec![1, 3]);
     }
 }

@@ -492,3 +492,31 @@ fn for_dump_collects_sockets_of_every_walked_namespace() {
     assert!(t.collected("unix") && t.collected("tcp4") && t.collected("netlink"));
     assert_eq!(ctx.net_namespaces().len(), 1, "the root's net ns differs from ours: only it is walked");
 }
+
+/// The unix datagrams parsed on the second worker: a dump whose receiver
+/// stopped before NLMSG_DONE is an error, not a short table, and a
+/// malformed reply stops the parse with the parser's error.
+#[test]
+fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
+    use super::{parse_datagrams, DiagRequest, TableBuilder};
+    let unix = DiagRequest::ALL[0];
+    let (tx, rx) = std::sync::mpsc::channel::<(u32, Vec<u8>)>();
+    drop(tx);
+    let mut table = TableBuilder::default();
+    let e = parse_datagrams(rx, 9, unix, &mut table).unwrap_err();
+    assert_eq!(e.errno(), libc::EPROTO);
+    assert!(e.message().contains("unix dump ended without NLMSG_DONE"), "{e}");
+    // A reply too short for unix_diag_msg.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut short = Vec::new();
+    short.extend_from_slice(&(16u32 + 3).to_ne_bytes());
+    short.extend_from_slice(&20u16.to_ne_bytes());
+    short.extend_from_slice(&2u16.to_ne_bytes());
+    short.extend_from_slice(&4u32.to_ne_bytes());
+    short.extend_from_slice(&9u32.to_ne_bytes());
+    short.extend_from_slice(&[1, 2, 3, 0]);
+    tx.send((4, short)).unwrap();
+    let e = parse_datagrams(rx, 9, unix, &mut table).unwrap_err();
+    assert_eq!(e.errno(), libc::EBADMSG, "{e}");
+    assert!(table.is_empty());
+}

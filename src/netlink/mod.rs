@@ -219,14 +219,7 @@ impl DiagSocket {
     /// kernel's errno; messages of another sequence number or port, and
     /// datagrams not from the kernel, are ignored.
     pub fn dump(&mut self, body: &[u8], on_msg: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
-        let request = dump_request(seq, body);
-        let kernel = SocketAddr::new(0, 0);
-        let sent = retry(|| self.socket.send_to(&request, &kernel, 0)).map_err(|e| Error::io(&e, "send a sock_diag request"))?;
-        if sent != request.len() {
-            return Err(Error::new(libc::EIO, format!("sent {sent} of {} bytes of a sock_diag request", request.len())));
-        }
+        let seq = self.send_request(body)?;
         loop {
             let (len, from_kernel) = self.receive()?;
             if !from_kernel {
@@ -237,6 +230,58 @@ impl DiagSocket {
             }
         }
     }
+}
+
+impl DiagSocket {
+    fn send_request(&mut self, body: &[u8]) -> Result<u32> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let request = dump_request(seq, body);
+        let kernel = SocketAddr::new(0, 0);
+        let sent = retry(|| self.socket.send_to(&request, &kernel, 0)).map_err(|e| Error::io(&e, "send a sock_diag request"))?;
+        if sent != request.len() {
+            return Err(Error::new(libc::EIO, format!("sent {sent} of {} bytes of a sock_diag request", request.len())));
+        }
+        Ok(seq)
+    }
+
+    /// Sends one dump request and hands each whole datagram of its reply,
+    /// unparsed, to `on_datagram` with the request's sequence number,
+    /// through the one that ends the dump. `process_datagram` parses them
+    /// later, possibly on another thread, so parsing overlaps the kernel's
+    /// work of filling the next datagram.
+    pub fn dump_datagrams(&mut self, body: &[u8], on_datagram: &mut dyn FnMut(u32, &[u8])) -> Result<()> {
+        let seq = self.send_request(body)?;
+        loop {
+            let (len, from_kernel) = self.receive()?;
+            if !from_kernel {
+                continue;
+            }
+            let datagram = &self.buf[..len];
+            let last = ends_dump(datagram, seq, self.port)?;
+            on_datagram(seq, datagram);
+            if last {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Whether a datagram holds the end of dump `seq` (NLMSG_DONE, an error,
+/// an overrun): the headers alone are walked, every length checked.
+pub fn ends_dump(datagram: &[u8], seq: u32, port: u32) -> Result<bool> {
+    for msg in messages(datagram) {
+        let msg = msg?;
+        if msg.seq != seq || msg.port != port {
+            continue;
+        }
+        match msg.kind {
+            NLMSG_DONE | NLMSG_OVERRUN => return Ok(true),
+            NLMSG_ERROR if reply_errno(msg.payload, "NLMSG_ERROR")? != 0 => return Ok(true),
+            _ => {}
+        }
+    }
+    Ok(false)
 }
 
 /// Handles one datagram of replies to request `seq` from port `port`:
@@ -383,6 +428,24 @@ mod tests {
         // The callback's error stops the walk.
         let e = process_datagram(&msg(20, 4, 9, b"x"), 4, 9, &mut |_| Err(Error::malformed("bad"))).unwrap_err();
         assert_eq!(e.message(), "bad");
+    }
+
+    #[test]
+    fn the_end_of_a_dump_is_seen_from_headers_alone() {
+        let mut d = msg(20, 4, 9, b"ours");
+        d.extend(msg(NLMSG_DONE, 5, 9, &0i32.to_ne_bytes())); // another request's end
+        assert!(!ends_dump(&d, 4, 9).unwrap());
+        d.extend(msg(NLMSG_DONE, 4, 9, &0i32.to_ne_bytes()));
+        assert!(ends_dump(&d, 4, 9).unwrap());
+        let mut err = (-libc::EPERM).to_ne_bytes().to_vec();
+        err.extend_from_slice(&[0; 16]);
+        assert!(ends_dump(&msg(NLMSG_ERROR, 4, 9, &err), 4, 9).unwrap());
+        assert!(!ends_dump(&msg(NLMSG_ERROR, 4, 9, &[0; 20]), 4, 9).unwrap(), "an ack does not end a dump");
+        assert!(ends_dump(&msg(NLMSG_OVERRUN, 4, 9, b""), 4, 9).unwrap());
+        // A lying length is an error here too.
+        let mut lying = msg(20, 4, 9, b"ours");
+        lying[0] = 200;
+        assert_eq!(ends_dump(&lying, 4, 9).unwrap_err().errno(), libc::EBADMSG);
     }
 
     #[test]
