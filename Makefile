@@ -76,9 +76,12 @@ install-check: lib
 	  PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/opt/criurs/lib/pkgconfig \
 	  $(CC) $(CFLAGS_STRICT) -o $$d/pc-test c-tests/pkgconfig_user.c $$(PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/opt/criurs/lib/pkgconfig pkg-config --cflags --libs criurs) && \
 	  LD_LIBRARY_PATH=$$d/opt/criurs/lib $$d/pc-test && \
+	  awk '/^```c$$/ {on=1; next} /^```$$/ {if (on) exit} on' README.md > $$d/readme.c && \
+	  $(CC) $(CFLAGS_STRICT) -o $$d/readme-example $$d/readme.c $$(PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/opt/criurs/lib/pkgconfig pkg-config --cflags --libs criurs) && \
+	  LD_LIBRARY_PATH=$$d/opt/criurs/lib $$d/readme-example $$$$ | grep -q ' mnt ' && \
 	  nm -D --defined-only $$d/opt/criurs/lib/libcriurs.so.$(VERSION) | awk '$$3 !~ /^criurs_/ {bad=1; print "exported but not criurs_*: " $$3} END {exit bad}' && \
 	  readelf -d $$d/opt/criurs/lib/libcriurs.so.$(VERSION) | grep -q 'SONAME.*\[$(SONAME)\]' && \
-	  echo "ok: install, pkg-config link, exports and SONAME $(SONAME)" && rm -rf $$d
+	  echo "ok: install, pkg-config link (a test program and the README example), exports and SONAME $(SONAME)" && rm -rf $$d
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)

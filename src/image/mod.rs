@@ -116,8 +116,14 @@ pub fn write_file(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> Result<()> {
         });
     if written.is_err() {
         let _ = unlinkat(dir, tmp_name.as_c_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+        return written;
     }
-    written
+    // Make the rename itself durable. A directory fd opened with O_PATH by
+    // the caller cannot be fsync'd (EBADF): the image is complete anyway.
+    match nix::unistd::fsync(dir) {
+        Ok(()) | Err(nix::errno::Errno::EBADF) | Err(nix::errno::Errno::EINVAL) => Ok(()),
+        Err(e) => Err(Error::sys(e, format!("fsync the images directory after writing {name}"))),
+    }
 }
 
 /// Reads the whole of `name` inside `dir`, refusing symlinks.
