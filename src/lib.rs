@@ -110,15 +110,24 @@ impl Context {
     /// namespace table, then run the user, mount and net collectors in
     /// that order. On failure the context keeps nothing from this call.
     pub fn collect_namespaces(&mut self, for_dump: bool) -> Result<()> {
+        self.collect(for_dump, Collectors::All)
+    }
+
+    fn collect(&mut self, for_dump: bool, collectors: Collectors) -> Result<()> {
         self.tree = None;
         self.namespaces = None;
         let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
         let table = NsTable::build(&self.proc, &tree, &self.log)?;
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
+        let all = collectors == Collectors::All;
         let images = if for_dump { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
-        let user = userns::collect_user_namespaces(&self.proc, &table, &self.log, for_dump, images)?;
+        let user = if all {
+            userns::collect_user_namespaces(&self.proc, &table, &self.log, for_dump, images)?
+        } else {
+            Default::default()
+        };
         let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
-        let net = net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)?;
+        let net = if all { net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)? } else { Default::default() };
         self.tree = Some(tree);
         self.namespaces = Some(table);
         self.user = user;
@@ -243,6 +252,12 @@ impl Context {
         Ok(())
     }
 
+    /// Marks the mount at `path` (as the namespace sees it) external with
+    /// `key`, as `--external mnt[PATH]:KEY`. Applies from the next collection.
+    pub fn add_external_mount(&mut self, path: &[u8], key: &[u8]) -> Result<()> {
+        self.mnt.config_mut().add_external_mount(path, key)
+    }
+
     /// Adds one `--external` spec: `mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`.
     pub fn add_external(&mut self, spec: &[u8]) -> Result<()> {
         self.mnt.config_mut().add_external(spec)
@@ -266,17 +281,7 @@ impl Context {
     /// namespace table, mount namespaces (user and net are left empty).
     /// What the mount benchmark times.
     pub fn collect_mount_namespaces(&mut self, for_dump: bool) -> Result<()> {
-        self.tree = None;
-        self.namespaces = None;
-        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
-        let table = NsTable::build(&self.proc, &tree, &self.log)?;
-        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
-        self.tree = Some(tree);
-        self.namespaces = Some(table);
-        self.user = Default::default();
-        self.net = Default::default();
-        self.mnt = mnt;
-        Ok(())
+        self.collect(for_dump, Collectors::MountOnly)
     }
 
     /// CRIU's `dump_mnt_ns`: writes mountpoints-<ns_id>.img into the
@@ -296,6 +301,13 @@ impl Context {
         let bytes = image::read_file(self.images_dir()?, &name)?;
         mount::image::decode(&bytes, &name)
     }
+}
+
+/// Which collectors `collect` runs after the namespace table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collectors {
+    All,
+    MountOnly,
 }
 
 fn not_collected() -> Error {

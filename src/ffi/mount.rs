@@ -133,10 +133,7 @@ pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *con
     with_ctx(ctx, |ctx| {
         // SAFETY: non-NULL strings are NUL-terminated per the contract.
         let (path, key) = unsafe { (c_bytes(path, "path")?, c_bytes(key, "key")?) };
-        let mut map: Vec<(Vec<u8>, Vec<u8>)> =
-            ctx.mount_config().external_mounts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        map.push((path.to_vec(), key.to_vec()));
-        ctx.set_external_mounts(map)
+        ctx.add_external_mount(path, key)
     })
 }
 
