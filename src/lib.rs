@@ -335,6 +335,14 @@ impl Context {
         })
     }
 
+    /// CRIU's `lookup_socket`: the socket with inode `ino` in network
+    /// namespace `ns_id`; -ENOENT when there is none (inode 0 never is).
+    pub fn socket(&self, ns_id: u32, ino: u32) -> Result<&net::Socket> {
+        self.sockets(ns_id)?
+            .lookup(ino)
+            .ok_or_else(|| Error::new(libc::ENOENT, format!("no socket with inode {ino} in net namespace {ns_id}")))
+    }
+
     /// The network namespaces prepared by the last collection.
     pub fn net_namespaces(&self) -> &net::NetNamespaces {
         &self.net
@@ -353,7 +361,14 @@ mod tests {
         ctx.collect_namespaces(false).unwrap();
         let t = ctx.namespaces().unwrap();
         assert!(t.len() >= 7, "at least pid..cgroup: {t:?}");
-        assert!(t.entries().iter().all(|e| e.ns_type == NsType::Own));
+        // Other tests run in this process and may have children in new
+        // namespaces ("other"); ours are the caller's own, so none is "root".
+        assert!(t.entries().iter().all(|e| e.ns_type != NsType::Root));
+        for kind in NsKind::ALL {
+            if let Some(ns) = t.root_ns(kind) {
+                assert_eq!(ns.ns_type, NsType::Own, "{kind:?}");
+            }
+        }
         let mnt = t.root_ns(NsKind::Mnt).unwrap();
         assert_eq!(ctx.namespace(mnt.id, NsKind::Mnt).unwrap().kid, mnt.kid);
         assert_eq!(ctx.namespace(mnt.id, NsKind::Net).unwrap_err().errno(), libc::EINVAL);

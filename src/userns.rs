@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn parses_the_criu_fixture_maps() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/criu-4.2/userns-mounts");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/userns-mounts");
         let uid = parse_id_map(&std::fs::read(dir.join("uid_map.txt")).unwrap(), "uid_map.txt").unwrap();
         let gid = parse_id_map(&std::fs::read(dir.join("gid_map.txt")).unwrap(), "gid_map.txt").unwrap();
         assert_eq!(uid, vec![ext(0, 0, 1), ext(1, 500000, 65535)]);

@@ -279,10 +279,7 @@ pub extern "C" fn criurs_sk_get(ctx: *const criurs_ctx, ns_id: u32, index: usize
 pub extern "C" fn criurs_sk_lookup(ctx: *const criurs_ctx, ns_id: u32, ino: u32, out: *mut criurs_sk_info) -> c_int {
     with_ctx(ctx, |ctx| {
         need(out, "out")?;
-        let s = ctx
-            .sockets(ns_id)?
-            .lookup(ino)
-            .ok_or_else(|| Error::new(libc::ENOENT, format!("no socket with inode {ino} in net namespace {ns_id}")))?;
+        let s = ctx.socket(ns_id, ino)?;
         // SAFETY: out checked non-NULL; writable per the contract.
         unsafe { write_out(out, info(s), "out") }
     })
@@ -301,10 +298,7 @@ pub extern "C" fn criurs_sk_packet_mclist(
 ) -> c_int {
     with_ctx(ctx, |ctx| {
         need(out, "out")?;
-        let s = ctx
-            .sockets(ns_id)?
-            .lookup(ino)
-            .ok_or_else(|| Error::new(libc::ENOENT, format!("no socket with inode {ino} in net namespace {ns_id}")))?;
+        let s = ctx.socket(ns_id, ino)?;
         let p = s.packet().ok_or_else(|| Error::invalid(format!("socket {ino} is not a packet socket")))?;
         let m = p
             .mclist
