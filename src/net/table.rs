@@ -60,18 +60,6 @@ pub struct SocketTable {
 }
 
 impl SocketTable {
-    /// Builds the table from per-request batches, in order. Inode 0
-    /// (orphaned TCP sockets) is listed but not indexed; a repeated inode
-    /// (a socket seen twice while the kernel's tables changed under the
-    /// dump) is listed once.
-    pub fn from_batches(batches: Vec<Vec<Socket>>, families: Vec<FamilyStatus>) -> SocketTable {
-        let mut builder = TableBuilder::default();
-        for batch in batches {
-            builder.extend(batch);
-        }
-        builder.finish(families)
-    }
-
     /// CRIU's `lookup_socket(ino)`.
     pub fn lookup(&self, ino: u32) -> Option<&Socket> {
         self.index.get(&ino).map(|&i| &self.sockets[i as usize])
@@ -134,6 +122,9 @@ impl SocketTable {
 
 /// Builds a table socket by socket, in order, indexing as it goes, so the
 /// index of the big unix dump is built while the kernel still dumps.
+/// Inode 0 (orphaned TCP sockets) is listed but not indexed; a repeated
+/// inode (a socket seen twice while the kernel's tables changed under the
+/// dump) is listed once.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
     sockets: Vec<Socket>,
@@ -206,10 +197,19 @@ mod tests {
         Socket { ino, family: AF_UNIX, type_: 1, state: 1, detail: Detail::Unix(UnixDetail { peer: ino + 1, ..Default::default() }) }
     }
 
+    /// The table of per-request batches, in order, as collection builds it.
+    fn from_batches(batches: Vec<Vec<Socket>>, families: Vec<FamilyStatus>) -> SocketTable {
+        let mut builder = TableBuilder::default();
+        for batch in batches {
+            builder.extend(batch);
+        }
+        builder.finish(families)
+    }
+
     #[test]
     fn keeps_batch_order_indexes_nonzero_inodes_and_drops_repeats() {
         let fam = vec![FamilyStatus { name: "unix", state: FamilyState::Collected(3) }, FamilyStatus { name: "tcp4", state: FamilyState::Unsupported }];
-        let t = SocketTable::from_batches(vec![vec![sk(5), sk(0), sk(3)], vec![sk(9), sk(5), sk(0)]], fam);
+        let t = from_batches(vec![vec![sk(5), sk(0), sk(3)], vec![sk(9), sk(5), sk(0)]], fam);
         let order: Vec<u32> = t.iter().map(|s| s.ino).collect();
         assert_eq!(order, vec![5, 0, 3, 9, 0]);
         assert_eq!(t.duplicates(), 1);
@@ -218,7 +218,7 @@ mod tests {
         assert!(t.lookup(0).is_none() && t.lookup(4).is_none());
         assert!(t.collected("unix") && !t.collected("tcp4"));
         // a repeat inside the first batch keeps the first occurrence
-        let t = SocketTable::from_batches(vec![vec![sk(1), sk(2), sk(1)]], vec![]);
+        let t = from_batches(vec![vec![sk(1), sk(2), sk(1)]], vec![]);
         assert_eq!(t.iter().map(|s| s.ino).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!((t.position(2), t.duplicates()), (Some(1), 1));
         assert!(std::mem::size_of::<Socket>() <= 112, "record size {}", std::mem::size_of::<Socket>());
