@@ -176,6 +176,12 @@ impl Context {
             .ok_or_else(|| Error::new(libc::ENOENT, format!("no uid/gid maps for user namespace {ns_id} in this context")))
     }
 
+    /// The user namespace whose image the last `collect_namespaces(true)`
+    /// wrote (CRIU dumps the root's when it is not the caller's).
+    pub fn dumped_user_ns(&self) -> Option<u32> {
+        self.user.dumped
+    }
+
     /// Every user namespace with maps, by id.
     pub fn user_namespaces(&self) -> &std::collections::BTreeMap<u32, userns::IdMaps> {
         &self.user.maps

@@ -280,6 +280,8 @@ pub fn read_image(dir: BorrowedFd<'_>, ns_id: u32) -> Result<IdMaps> {
 #[derive(Debug, Default, Clone)]
 pub struct UserNamespaces {
     pub maps: BTreeMap<u32, IdMaps>,
+    /// The namespace whose userns-N.img this collection wrote, if any.
+    pub dumped: Option<u32>,
 }
 
 /// CRIU's `collect_user_namespaces(for_dump)`. The maps of each user
@@ -307,6 +309,7 @@ pub fn collect_user_namespaces(
     let maps = &out.maps[&root.id];
     check_user_ns(proc, root.pid, maps, Some(table))?;
     write_image(dir, root.id, maps)?;
+    out.dumped = Some(root.id);
     log.info("userns", format_args!("dumped user namespace {} of pid {}", root.id, root.pid));
     for other in table.walk(NsKind::User).iter().filter(|n| n.id != root.id) {
         log.warn("userns", format_args!("nested user namespace {} (pid {}) is not dumped", other.id, other.pid));
@@ -412,6 +415,7 @@ mod tests {
         let back = read_image(std::os::fd::AsFd::as_fd(&dir), root.id).unwrap();
         assert_eq!(back, user.maps[&root.id]);
         assert_eq!(back.gid_map[2], ext(100, 310000, 1000));
+        assert_eq!(user.dumped, Some(root.id));
         child.stdin.take().unwrap().write_all(b"\n").unwrap();
         let _ = child.kill();
         let _ = child.wait();

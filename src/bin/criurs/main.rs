@@ -115,13 +115,7 @@ fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
         ctx.add_external(spec.as_bytes()).map_err(|e| e.context(format!("--external {spec}")))?;
     }
     ctx.collect_namespaces(true)?;
-    let table = ctx.namespaces()?;
-    let mut written = Vec::new();
-    if table.root_differs(NsKind::User) {
-        if let Some(user) = table.root_ns(NsKind::User) {
-            written.push(criurs::userns::image_name(user.id));
-        }
-    }
+    let mut written: Vec<String> = ctx.dumped_user_ns().into_iter().map(criurs::userns::image_name).collect();
     let mnt_ids: Vec<u32> = ctx.mount_namespaces()?.namespaces().iter().map(|ns| ns.ns_id).collect();
     for id in mnt_ids {
         ctx.dump_mnt_ns(id)?;
