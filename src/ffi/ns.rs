@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 
 use super::{criurs_ctx, need, with_ctx, write_out};
 use crate::error::Error;
-use crate::ns::{NsEntry, NsKind};
+use crate::ns::{NsEntry, NsKind, NsType};
 
 /// Namespace kinds: each is the kind's CLONE_NEW* flag.
 pub const CRIURS_NS_TIME: u32 = 0x80;
@@ -101,30 +101,13 @@ pub extern "C" fn criurs_ns_find(ctx: *const criurs_ctx, kind: u32, kid: u64, ou
 /// The name of a kind ("net", "mnt", ...), or "unknown". Static.
 #[no_mangle]
 pub extern "C" fn criurs_ns_kind_name(kind: u32) -> *const c_char {
-    let name: &'static std::ffi::CStr = match NsKind::from_clone_flag(kind) {
-        Some(NsKind::Pid) => c"pid",
-        Some(NsKind::Net) => c"net",
-        Some(NsKind::Ipc) => c"ipc",
-        Some(NsKind::Uts) => c"uts",
-        Some(NsKind::Mnt) => c"mnt",
-        Some(NsKind::User) => c"user",
-        Some(NsKind::Cgroup) => c"cgroup",
-        Some(NsKind::Time) => c"time",
-        None => c"unknown",
-    };
-    name.as_ptr()
+    NsKind::from_clone_flag(kind).map_or(c"unknown", NsKind::c_name).as_ptr()
 }
 
 /// The name of a type ("own", "root", "other"), or "unknown". Static.
 #[no_mangle]
 pub extern "C" fn criurs_ns_type_name(type_: u32) -> *const c_char {
-    let name: &'static std::ffi::CStr = match type_ {
-        CRIURS_NS_TYPE_OWN => c"own",
-        CRIURS_NS_TYPE_ROOT => c"root",
-        CRIURS_NS_TYPE_OTHER => c"other",
-        _ => c"unknown",
-    };
-    name.as_ptr()
+    NsType::from_u32(type_).map_or(c"unknown", NsType::c_name).as_ptr()
 }
 
 #[cfg(test)]
@@ -145,5 +128,20 @@ mod tests {
         ] {
             assert_eq!(c, k.clone_flag());
         }
+    }
+
+    #[test]
+    fn type_constants_and_names_match_the_rust_types() {
+        for (c, t, name) in
+            [(CRIURS_NS_TYPE_OWN, NsType::Own, "own"), (CRIURS_NS_TYPE_ROOT, NsType::Root, "root"), (CRIURS_NS_TYPE_OTHER, NsType::Other, "other")]
+        {
+            assert_eq!((c, NsType::from_u32(c)), (t as u32, Some(t)));
+            // SAFETY: the function returns a static NUL-terminated string.
+            assert_eq!(unsafe { std::ffi::CStr::from_ptr(criurs_ns_type_name(c)) }.to_str(), Ok(name));
+        }
+        assert!(NsType::from_u32(0).is_none());
+        // SAFETY: as above.
+        assert_eq!(unsafe { std::ffi::CStr::from_ptr(criurs_ns_kind_name(CRIURS_NS_USER)) }.to_str(), Ok("user"));
+        assert_eq!(unsafe { std::ffi::CStr::from_ptr(criurs_ns_kind_name(7)) }.to_str(), Ok("unknown"));
     }
 }

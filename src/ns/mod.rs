@@ -41,15 +41,20 @@ impl NsKind {
 
     /// The name of the link in `/proc/PID/ns/`, also the prefix of its target.
     pub fn name(self) -> &'static str {
+        self.c_name().to_str().expect("kind names are ASCII")
+    }
+
+    /// The same name NUL-terminated, for C callers.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
         match self {
-            NsKind::Pid => "pid",
-            NsKind::Net => "net",
-            NsKind::Ipc => "ipc",
-            NsKind::Uts => "uts",
-            NsKind::Mnt => "mnt",
-            NsKind::User => "user",
-            NsKind::Cgroup => "cgroup",
-            NsKind::Time => "time",
+            NsKind::Pid => c"pid",
+            NsKind::Net => c"net",
+            NsKind::Ipc => c"ipc",
+            NsKind::Uts => c"uts",
+            NsKind::Mnt => c"mnt",
+            NsKind::User => c"user",
+            NsKind::Cgroup => c"cgroup",
+            NsKind::Time => c"time",
         }
     }
 
@@ -80,11 +85,20 @@ pub enum NsType {
 
 impl NsType {
     pub fn name(self) -> &'static str {
+        self.c_name().to_str().expect("type names are ASCII")
+    }
+
+    /// The same name NUL-terminated, for C callers.
+    pub fn c_name(self) -> &'static std::ffi::CStr {
         match self {
-            NsType::Own => "own",
-            NsType::Root => "root",
-            NsType::Other => "other",
+            NsType::Own => c"own",
+            NsType::Root => c"root",
+            NsType::Other => c"other",
         }
+    }
+
+    pub fn from_u32(v: u32) -> Option<NsType> {
+        [NsType::Own, NsType::Root, NsType::Other].into_iter().find(|t| *t as u32 == v)
     }
 }
 
