@@ -46,6 +46,8 @@ pub fn print(ctx: &Context) -> Result<()> {
 fn netid(sk: &Socket) -> String {
     match &sk.detail {
         Detail::Unix(_) => format!("u_{}", &type_name(sk.type_)[..3]),
+        // A raw socket may be opened for ICMP: its type says raw, not ping.
+        Detail::Inet(_) if sk.type_ as i32 == libc::SOCK_RAW => "raw".into(),
         Detail::Inet(i) => match i.proto as i32 {
             libc::IPPROTO_TCP => "tcp".into(),
             libc::IPPROTO_UDP => "udp".into(),
