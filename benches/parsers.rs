@@ -8,9 +8,10 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use netlink_packet_core::Parseable;
 use criurs::mount::mountinfo::{self, ParseRules};
 use criurs::net::DiagRequest;
-use criurs::netlink::DiagSocket;
+use criurs::netlink::{NlSocket, Protocol, UnknownAttrs};
 
 fn mountinfo_10k() -> Vec<u8> {
     let mut text = Vec::new();
@@ -30,9 +31,9 @@ fn mountinfo_10k() -> Vec<u8> {
 /// Records the replies of one dump request (payloads after the netlink
 /// header), as the receive loop hands them to the parser.
 fn record(req: DiagRequest) -> Vec<Vec<u8>> {
-    let mut sock = DiagSocket::new().expect("sock_diag socket (run as root)");
+    let mut sock = NlSocket::new(Protocol::SOCK_DIAG).expect("sock_diag socket (run as root)");
     let mut replies = Vec::new();
-    sock.dump(&req.body(), &mut |payload| {
+    sock.dump(&req.request(), &mut |payload| {
         replies.push(payload.to_vec());
         Ok(())
     })
@@ -61,8 +62,22 @@ fn parsers(c: &mut Criterion) {
         g.throughput(Throughput::Elements(replies.len() as u64));
         g.bench_function(format!("parse {} {name} replies", replies.len()), |b| {
             b.iter(|| {
+                let mut unknown = UnknownAttrs::default();
                 for p in &replies {
-                    black_box(req.parse(black_box(p)).unwrap());
+                    black_box(req.parse(black_box(p), &mut unknown).unwrap());
+                }
+            })
+        });
+        // The crate's whole-message parser on the same bytes, the
+        // alternative to ours (src/net/diag.rs says why it is not used).
+        g.bench_function(format!("netlink-packet-sock-diag parse {} {name} replies", replies.len()), |b| {
+            b.iter(|| {
+                for p in &replies {
+                    if name == "unix" {
+                        black_box(netlink_packet_sock_diag::unix::UnixResponse::parse(black_box(&p[..])).unwrap());
+                    } else {
+                        black_box(netlink_packet_sock_diag::inet::InetResponse::parse(black_box(&p[..])).unwrap());
+                    }
                 }
             })
         });

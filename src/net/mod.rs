@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::log::Logger;
-use crate::netlink::{process_datagram, DiagSocket};
+use crate::netlink::{process_datagram, NlSocket, Protocol, UnknownAttrs};
 use crate::ns::enter::{open_ns, run_in_namespace};
 use crate::ns::{NsEntry, NsKind, NsTable, NsType};
 use crate::pstree::ProcRoot;
@@ -141,18 +141,19 @@ fn seqpacket_socket() -> Result<OwnedFd> {
 /// What the thread inside the namespace hands back: two diag sockets
 /// bound to the namespace and the /proc/net tables read from inside it.
 struct Prepared {
-    first_socket: DiagSocket,
-    second_socket: DiagSocket,
+    first_socket: NlSocket,
+    second_socket: NlSocket,
     proc_tables: Vec<(ProcTable, Result<Vec<Socket>>)>,
 }
 
 /// One request's outcome: sockets or an error.
 type Batch = (&'static str, Result<Vec<Socket>>);
 
-fn dump_family(sock: &mut DiagSocket, req: DiagRequest) -> Result<Vec<Socket>> {
+fn dump_family(sock: &mut NlSocket, req: DiagRequest) -> Result<Vec<Socket>> {
     let mut out = Vec::new();
-    sock.dump(&req.body(), &mut |payload| {
-        out.push(req.parse(payload)?);
+    let mut unknown = UnknownAttrs::default();
+    sock.dump(&req.request(), &mut |payload| {
+        out.push(req.parse(payload, &mut unknown)?);
         Ok(())
     })?;
     Ok(out)
@@ -180,9 +181,9 @@ const SCHEDULE: [usize; 10] = [1, 4, 2, 5, 3, 6, 7, 8, 9, 10];
 /// parses and indexes the unix datagrams, into `unix_table`, while they
 /// still arrive. Returns the unix table and the other outcomes in
 /// `DiagRequest::ALL` order.
-fn dump_concurrently(sockets: [&mut DiagSocket; 2], mut unix_table: TableBuilder) -> Result<(Result<TableBuilder>, Vec<Batch>)> {
+fn dump_concurrently(sockets: [&mut NlSocket; 2], mut unix_table: TableBuilder) -> Result<(Result<TableBuilder>, Vec<Batch>)> {
     let next = AtomicUsize::new(0);
-    let work = |sock: &mut DiagSocket, done: &mut Vec<(usize, Batch)>| loop {
+    let work = |sock: &mut NlSocket, done: &mut Vec<(usize, Batch)>| loop {
         let k = next.fetch_add(1, Ordering::Relaxed);
         let Some(&i) = SCHEDULE.get(k) else { break };
         let req = DiagRequest::ALL[i];
@@ -198,7 +199,7 @@ fn dump_concurrently(sockets: [&mut DiagSocket; 2], mut unix_table: TableBuilder
             .spawn_scoped(scope, || {
                 // A parser that stopped on an error drops its end; the dump
                 // is still drained so the socket can take the next request.
-                let received = first.dump_datagrams(&unix.body(), &mut |seq, d| {
+                let received = first.dump_datagrams(&unix.request(), &mut |seq, d| {
                     let _ = tx.send((seq, d.to_vec()));
                 });
                 drop(tx);
@@ -228,8 +229,9 @@ fn parse_datagrams(
     table: &mut TableBuilder,
 ) -> Result<()> {
     for (seq, datagram) in datagrams {
-        let done = process_datagram(&datagram, seq, port, &mut |payload| {
-            table.push(req.parse(payload)?);
+        let mut unknown = UnknownAttrs::default();
+        let done = process_datagram(&req.kind(), &datagram, seq, port, &mut |payload| {
+            table.push(req.parse(payload, &mut unknown)?);
             Ok(())
         })?;
         if done {
@@ -244,8 +246,8 @@ pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
     let what = format!("net namespace {}", net.id);
     let prepared = run_in_namespace(&net.ns_fd, NsKind::Net, || {
         Ok(Prepared {
-            first_socket: DiagSocket::new()?,
-            second_socket: DiagSocket::new()?,
+            first_socket: NlSocket::new(Protocol::SOCK_DIAG)?,
+            second_socket: NlSocket::new(Protocol::SOCK_DIAG)?,
             proc_tables: ProcTable::ALL.iter().map(|&t| (t, read_proc_table(t))).collect(),
         })
     })
