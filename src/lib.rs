@@ -6,6 +6,7 @@
 //! thin layer over this API.
 
 pub mod error;
+pub mod external;
 pub mod image;
 pub mod log;
 pub mod mount;
@@ -41,6 +42,7 @@ pub struct Context {
     user: userns::UserNamespaces,
     mnt: mount::MountNamespaces,
     net: net::NetNamespaces,
+    externals: external::Externals,
 }
 
 impl Context {
@@ -63,6 +65,7 @@ impl Context {
             user: Default::default(),
             mnt: Default::default(),
             net: Default::default(),
+            externals: Default::default(),
         })
     }
 
@@ -119,6 +122,14 @@ impl Context {
         let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
         let table = NsTable::build(&self.proc, &tree, &self.log)?;
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
+        if for_dump {
+            // CRIU refuses these in collect_pstree_ids and dump_namespaces;
+            // criurs refuses them before anything is written.
+            if let Some(refusal) = table.refusals().first() {
+                return Err(refusal.to_error());
+            }
+            ns::pidns::check_root_is_init(&self.proc, &table, self.root_pid, &self.externals)?;
+        }
         let all = collectors == Collectors::All;
         let images = if for_dump { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
         let user = if all {
@@ -128,6 +139,12 @@ impl Context {
         };
         let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
         let net = if all { net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)? } else { Default::default() };
+        if let (true, Some(dir)) = (for_dump && all, images) {
+            for (ns_id, key) in ns::pidns::external_pid_namespaces(&table, &self.externals) {
+                ns::pidns::write_image(dir, ns_id, key)?;
+                self.log.info("ns", format_args!("wrote {}: external pid namespace", ns::pidns::image_name(ns_id)));
+            }
+        }
         self.tree = Some(tree);
         self.namespaces = Some(table);
         self.user = user;
@@ -264,9 +281,30 @@ impl Context {
         self.mnt.config_mut().add_external_mount(path, key)
     }
 
-    /// Adds one `--external` spec: `mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`.
+    /// Adds one `--external` spec, as CRIU spells it: `mnt[PATH]:KEY`,
+    /// `dev[MAJ/MIN]:VAL`, `pid[INO]:KEY`, `net[INO]:KEY` or `unix[INO]`.
+    /// Applies from the next collection.
     pub fn add_external(&mut self, spec: &[u8]) -> Result<()> {
-        self.mnt.config_mut().add_external(spec)
+        match external::External::parse(spec)? {
+            external::External::Mount { .. } | external::External::Device { .. } => self.mnt.config_mut().add_external(spec),
+            external::External::PidNs { kid, key } => {
+                self.externals.pid_ns.insert(kid, key);
+                Ok(())
+            }
+            external::External::NetNs { kid, key } => {
+                self.externals.net_ns.insert(kid, key);
+                Ok(())
+            }
+            external::External::UnixSocket { ino } => {
+                self.externals.unix_sockets.insert(ino);
+                Ok(())
+            }
+        }
+    }
+
+    /// The namespaces and sockets declared external with `add_external`.
+    pub fn externals(&self) -> &external::Externals {
+        &self.externals
     }
 
     /// CRIU's `--skip-mnt PATH`: left out of dumps (for_dump collections).

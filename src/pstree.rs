@@ -107,6 +107,27 @@ pub fn task_state(proc: &ProcRoot, pid: i32) -> Result<TaskState> {
     })
 }
 
+/// The pid a task has in its own (innermost) pid namespace: the last
+/// number of the `NSpid:` line of `/proc/PID/status`.
+pub fn pid_in_own_ns(proc: &ProcRoot, pid: i32) -> Result<i32> {
+    let path = proc.pid_path(pid, "status");
+    let status = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => {
+            return Err(Error::new(libc::ESRCH, format!("pid {pid} does not exist ({} is missing)", path.display())))
+        }
+        Err(e) => return Err(Error::io(&e, format!("read {}", path.display()))),
+    };
+    let line = status
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"NSpid:"))
+        .ok_or_else(|| Error::malformed(format!("{}: no NSpid line", path.display())))?;
+    let last = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).last().unwrap_or_default();
+    std::str::from_utf8(last).ok().and_then(|t| t.parse::<i32>().ok()).filter(|&p| p > 0).ok_or_else(|| {
+        Error::malformed(format!("{}: NSpid {:?} does not end with a pid", path.display(), String::from_utf8_lossy(line)))
+    })
+}
+
 /// Lists the pids named in every `/proc/PID/task/TID/children` of `pid`.
 /// `Ok(None)` when the task vanished while we looked.
 fn children_of(proc: &ProcRoot, pid: i32) -> Result<Option<Vec<i32>>> {
@@ -263,6 +284,23 @@ pub(crate) mod tests {
         fs::write(d.join("30/task/30/children"), "31 x2 ").unwrap();
         let e = collect_tree(&ProcRoot::new(&d), 30, &Logger::default()).unwrap_err();
         assert!(e.message().contains("children") && e.message().contains("x2"), "{e}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn reads_the_innermost_pid_and_refuses_garbage() {
+        let d = temp_dir("pstree-nspid");
+        fake_task(&d, 40, 'S', &[]);
+        fs::write(d.join("40/status"), "Name:\tx\nNSpid:\t40\t7\t1\nNSsid:\t1\n").unwrap();
+        assert_eq!(pid_in_own_ns(&ProcRoot::new(&d), 40).unwrap(), 1);
+        fs::write(d.join("40/status"), "Name:\tx\nNSpid:\t40\tx\n").unwrap();
+        let e = pid_in_own_ns(&ProcRoot::new(&d), 40).unwrap_err();
+        assert!(e.message().contains("NSpid"), "{e}");
+        fs::write(d.join("40/status"), "Name:\tx\n").unwrap();
+        assert_eq!(pid_in_own_ns(&ProcRoot::new(&d), 40).unwrap_err().errno(), libc::EBADMSG);
+        assert_eq!(pid_in_own_ns(&ProcRoot::new(&d), 41).unwrap_err().errno(), libc::ESRCH);
+        let me = std::process::id() as i32;
+        assert!(pid_in_own_ns(&ProcRoot::default(), me).unwrap() > 0);
         fs::remove_dir_all(&d).unwrap();
     }
 

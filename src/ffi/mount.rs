@@ -137,7 +137,11 @@ pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *con
     })
 }
 
-/// Adds one `--external` spec ("mnt[PATH]:KEY" or "dev[MAJ/MIN]:VAL").
+/// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY",
+/// "dev[MAJ/MIN]:VAL", "pid[INO]:KEY" (a pid namespace the caller
+/// restores: its root need not be pid 1, and pidns-N.img carries KEY),
+/// "net[INO]:KEY" or "unix[INO]". -EINVAL for anything else. Applies from
+/// the next collection.
 #[no_mangle]
 pub extern "C" fn criurs_ctx_add_external(ctx: *mut criurs_ctx, spec: *const c_char) -> c_int {
     with_ctx(ctx, |ctx| {

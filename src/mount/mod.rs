@@ -67,24 +67,16 @@ pub struct MountConfig {
 impl MountConfig {
     /// Parses one `--external` spec: `mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`.
     pub fn add_external(&mut self, spec: &[u8]) -> Result<()> {
-        let bad = || {
-            Error::invalid(format!(
+        match crate::external::External::parse(spec)? {
+            crate::external::External::Mount { path, key } => self.add_external_mount(&path, &key),
+            crate::external::External::Device { major, minor, value } => {
+                self.external_devices.insert((major, minor), value);
+                Ok(())
+            }
+            _ => Err(Error::invalid(format!(
                 "external {:?} is neither mnt[PATH]:KEY nor dev[MAJ/MIN]:VAL",
                 String::from_utf8_lossy(spec)
-            ))
-        };
-        let close = spec.iter().rposition(|&b| b == b']').ok_or_else(bad)?;
-        let val = spec[close + 1..].strip_prefix(b":").filter(|v| !v.is_empty()).ok_or_else(bad)?;
-        if let Some(path) = spec[..close].strip_prefix(b"mnt[") {
-            self.add_external_mount(path, val)
-        } else if let Some(dev) = spec[..close].strip_prefix(b"dev[") {
-            let text = std::str::from_utf8(dev).map_err(|_| bad())?;
-            let (maj, min) = text.split_once('/').ok_or_else(bad)?;
-            let (maj, min) = (maj.parse::<u32>().map_err(|_| bad())?, min.parse::<u32>().map_err(|_| bad())?);
-            self.external_devices.insert((maj, min), val.to_vec());
-            Ok(())
-        } else {
-            Err(bad())
+            ))),
         }
     }
 

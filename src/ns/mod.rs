@@ -2,6 +2,7 @@
 //! namespace, as CRIU's `collect_namespaces()` builds its `ns_ids` list.
 
 pub mod enter;
+pub mod pidns;
 
 use std::collections::HashMap;
 use std::io;
@@ -26,18 +27,26 @@ pub enum NsKind {
 }
 
 impl NsKind {
-    /// In the order CRIU's `dump_task_ns_ids()` asks for them, which is the
-    /// order ids are handed out, so our ids match CRIU's image names.
+    /// In the order CRIU 4.2's `dump_task_ns_ids()` asks for them (time
+    /// before mnt), which is the order ids are handed out, so our ids match
+    /// CRIU's image names.
     pub const ALL: [NsKind; 8] = [
         NsKind::Pid,
         NsKind::Net,
         NsKind::Ipc,
         NsKind::Uts,
+        NsKind::Time,
         NsKind::Mnt,
         NsKind::User,
         NsKind::Cgroup,
-        NsKind::Time,
     ];
+
+    /// Kinds of which a task of the tree may have a namespace of its own
+    /// below the root's (CRIU's `CLONE_SUBNS`); any other kind is refused
+    /// as nested.
+    pub fn may_nest(self) -> bool {
+        matches!(self, NsKind::Mnt | NsKind::Net)
+    }
 
     /// The name of the link in `/proc/PID/ns/`, also the prefix of its target.
     pub fn name(self) -> &'static str {
@@ -132,6 +141,7 @@ pub struct NsTable {
     /// (CRIU's `root_ns_mask`).
     root_mask: u32,
     tasks: Vec<TaskNamespaces>,
+    refusals: Vec<NsRefusal>,
 }
 
 /// Parses a link target such as `net:[4026531840]`.
@@ -147,7 +157,13 @@ pub fn parse_ns_link(kind: NsKind, target: &[u8]) -> Option<u64> {
 /// Reads the kernel id of one namespace link; `Ok(None)` if the link is
 /// missing (kernel without that kind, or the task is gone).
 pub fn read_ns_kid(proc: &ProcRoot, rel: &str, kind: NsKind) -> Result<Option<u64>> {
-    let path = proc.path(&format!("{rel}/ns/{}", kind.name()));
+    read_link_kid(proc, rel, kind.name(), kind)
+}
+
+/// The kernel id behind `/proc/<rel>/ns/<link>`, a link whose target is a
+/// namespace of `kind` (`time_for_children` points at a time namespace).
+fn read_link_kid(proc: &ProcRoot, rel: &str, link: &str, kind: NsKind) -> Result<Option<u64>> {
+    let path = proc.path(&format!("{rel}/ns/{link}"));
     match std::fs::read_link(&path) {
         Ok(target) => {
             use std::os::unix::ffi::OsStrExt;
@@ -161,14 +177,62 @@ pub fn read_ns_kid(proc: &ProcRoot, rel: &str, kind: NsKind) -> Result<Option<u6
     }
 }
 
+/// A layout of namespaces CRIU 4.2 refuses to dump (`generate_ns_id` and
+/// `dump_task_ns_ids` in criu/namespaces.c). Collection for inspection
+/// keeps them in the table; collection for a dump fails on the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NsRefusal {
+    /// A task below the root lives in a namespace of a kind that may not
+    /// nest (all but mnt and net) that neither the root nor the caller
+    /// lives in.
+    Nested { pid: i32, kind: NsKind, kid: u64 },
+    /// A task whose `time_for_children` is not its own time namespace:
+    /// its next children would be born in a nested one.
+    NestedTimeForChildren { pid: i32, time: u64, for_children: u64 },
+}
+
+impl NsRefusal {
+    pub fn pid(&self) -> i32 {
+        match *self {
+            NsRefusal::Nested { pid, .. } | NsRefusal::NestedTimeForChildren { pid, .. } => pid,
+        }
+    }
+
+    pub fn kind(&self) -> NsKind {
+        match *self {
+            NsRefusal::Nested { kind, .. } => kind,
+            NsRefusal::NestedTimeForChildren { .. } => NsKind::Time,
+        }
+    }
+
+    /// CRIU 4.2's own words for it, as its dump.log prints them.
+    pub fn criu_message(&self) -> String {
+        format!("Can't dump nested {} namespace for {}", self.kind().name(), self.pid())
+    }
+
+    /// The error a dump of this tree fails with.
+    pub fn to_error(&self) -> Error {
+        let detail = match *self {
+            NsRefusal::Nested { kid, .. } => format!("{}:[{kid}] is neither the root's nor the caller's", self.kind().name()),
+            NsRefusal::NestedTimeForChildren { time, for_children, .. } => {
+                format!("its time_for_children time:[{for_children}] is not its time namespace time:[{time}]")
+            }
+        };
+        Error::new(libc::EOPNOTSUPP, format!("{} ({detail}; CRIU nests only mnt and net namespaces)", self.criu_message()))
+    }
+}
+
 /// Whether a task has exited (or is exiting) by now.
 fn task_is_gone(proc: &ProcRoot, pid: i32) -> bool {
     !matches!(crate::pstree::task_state(proc, pid), Ok(TaskState::Alive))
 }
 
 impl NsTable {
-    /// Builds the table: the caller's own namespaces first (as CRIU does in
-    /// `prepare_inventory`), then each task's in tree order.
+    /// Builds the table as CRIU's `prepare_inventory` and
+    /// `collect_pstree_ids` do: the caller's own namespaces first, then
+    /// each task's in tree order, each task's kinds in CRIU's order. Ids
+    /// CRIU would refuse (nested namespaces) are still handed out, after
+    /// the refusal is recorded in `refusals`.
     pub fn build(proc: &ProcRoot, tree: &ProcessTree, log: &Logger) -> Result<NsTable> {
         let mut table = NsTable::default();
         let own_pid = std::process::id() as i32;
@@ -181,6 +245,9 @@ impl NsTable {
                 }
                 None => log.debug("ns", format_args!("this kernel has no {} namespaces", kind.name())),
             }
+        }
+        if supported.contains(&NsKind::Time) {
+            table.check_time_for_children(proc, log, "thread-self", own_pid)?;
         }
         let root_pid = tree.root().pid;
         for task in &tree.tasks {
@@ -216,15 +283,50 @@ impl NsTable {
                         let ns_type = if task.pid == root_pid { NsType::Root } else { NsType::Other };
                         if ns_type == NsType::Root {
                             table.root_mask |= kind.clone_flag();
+                        } else if !kind.may_nest() {
+                            table.refuse(log, NsRefusal::Nested { pid: task.pid, kind, kid });
                         }
                         table.insert(kind, kid, task.pid, ns_type)
                     }
                 };
                 ids.insert(kind, table.entries[idx].id);
             }
+            if supported.contains(&NsKind::Time) {
+                table.check_time_for_children(proc, log, &rel, task.pid)?;
+            }
             table.tasks.push(TaskNamespaces { pid: task.pid, ids });
         }
         Ok(table)
+    }
+
+    /// CRIU's check after a task's time namespace: its children's must be
+    /// the same one. A task that went away meanwhile is left to the next
+    /// reader to notice.
+    fn check_time_for_children(&mut self, proc: &ProcRoot, log: &Logger, rel: &str, pid: i32) -> Result<()> {
+        let links = read_ns_kid(proc, rel, NsKind::Time)
+            .and_then(|time| Ok((time, read_link_kid(proc, rel, "time_for_children", NsKind::Time)?)));
+        match links {
+            Ok((Some(time), Some(for_children))) if time != for_children => {
+                self.refuse(log, NsRefusal::NestedTimeForChildren { pid, time, for_children });
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && rel != "thread-self" && task_is_gone(proc, pid) => {
+                Ok(())
+            }
+            Err(e) => Err(e.context(format!("pid {pid}"))),
+        }
+    }
+
+    fn refuse(&mut self, log: &Logger, refusal: NsRefusal) {
+        log.warn("ns", format_args!("{}", refusal.criu_message()));
+        self.refusals.push(refusal);
+    }
+
+    /// What CRIU 4.2 would refuse in this tree's namespaces, in the order
+    /// it would meet them. Empty for a tree CRIU dumps.
+    pub fn refusals(&self) -> &[NsRefusal] {
+        &self.refusals
     }
 
     fn insert(&mut self, kind: NsKind, kid: u64, pid: i32, ns_type: NsType) -> usize {
@@ -276,21 +378,16 @@ impl NsTable {
         &self.tasks
     }
 
-    /// The namespaces of one kind to collect, with CRIU's
-    /// `walk_namespaces()` rule: the caller's own namespace is visited only
-    /// when the root's namespace of that kind is not a different one, and
-    /// then it is the only one visited.
+    /// The namespaces of one kind to collect, in CRIU 4.2's
+    /// `walk_namespaces()` order: CRIU prepends each new namespace to its
+    /// list, so the tree's namespaces come newest first, and the caller's
+    /// own (the oldest) last — visited only when the root's namespace of
+    /// that kind is the caller's.
     pub fn walk(&self, kind: NsKind) -> Vec<&NsEntry> {
-        let mut out = Vec::new();
-        for ns in self.entries.iter().filter(|e| e.kind == kind) {
-            if ns.ns_type == NsType::Own {
-                if self.root_differs(kind) {
-                    continue;
-                }
-                out.push(ns);
-                break;
-            }
-            out.push(ns);
+        let mut out: Vec<&NsEntry> =
+            self.entries.iter().rev().filter(|e| e.kind == kind && e.ns_type != NsType::Own).collect();
+        if !self.root_differs(kind) {
+            out.extend(self.entries.iter().find(|e| e.kind == kind && e.ns_type == NsType::Own));
         }
         out
     }
@@ -359,7 +456,8 @@ mod tests {
         assert!(t.by_id(0).is_none());
         assert_eq!(t.root_ns(NsKind::Mnt).unwrap().id, 7);
         let walked: Vec<u32> = t.walk(NsKind::Net).iter().map(|e| e.id).collect();
-        assert_eq!(walked, vec![6, 9], "own net ns skipped: the root's differs");
+        assert_eq!(walked, vec![9, 6], "newest first, own net ns skipped: the root's differs");
+        assert!(t.refusals().is_empty(), "a child may have a net namespace of its own");
         assert!(t.tasks()[2].ids.is_empty(), "zombie has no namespaces");
         std::fs::remove_dir_all(&d).unwrap();
     }
@@ -377,8 +475,80 @@ mod tests {
         let tree = collect_tree(&proc, 200, &log).unwrap();
         let t = NsTable::build(&proc, &tree, &log).unwrap();
         let walked: Vec<(u32, NsType)> = t.walk(NsKind::Net).iter().map(|e| (e.id, e.ns_type)).collect();
-        assert_eq!(walked, vec![(1, NsType::Own)], "CRIU stops after its own namespace");
+        assert_eq!(
+            walked,
+            vec![(2, NsType::Other), (1, NsType::Own)],
+            "CRIU's list is built by prepending: the child's namespace comes before its own"
+        );
         assert_eq!(t.len(), 2);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn time_comes_before_mnt_as_in_criu_4_2() {
+        let d = temp_dir("nstime");
+        let all = |base: u64| -> Vec<(NsKind, u64)> { NsKind::ALL.iter().enumerate().map(|(i, &k)| (k, base + i as u64)).collect() };
+        fake_ns(&d, "thread-self", &all(100));
+        symlink("time:[104]", d.join("thread-self/ns/time_for_children")).unwrap();
+        fake_task(&d, 400, 'S', &[]);
+        // The root: new pid, net, ipc, uts, time and mnt namespaces; the
+        // caller's user and cgroup namespaces (the ns-sockets fixture).
+        let mut root = all(200);
+        root[6].1 = 106;
+        root[7].1 = 107;
+        fake_ns(&d, "400", &root);
+        symlink("time:[204]", d.join("400/ns/time_for_children")).unwrap();
+        let proc = ProcRoot::new(&d);
+        let log = Logger::default();
+        let tree = collect_tree(&proc, 400, &log).unwrap();
+        let t = NsTable::build(&proc, &tree, &log).unwrap();
+        let ids: Vec<(u32, &str)> = t.entries().iter().map(|e| (e.id, e.kind.name())).collect();
+        assert_eq!(
+            ids,
+            vec![
+                (1, "pid"), (2, "net"), (3, "ipc"), (4, "uts"), (5, "time"), (6, "mnt"), (7, "user"), (8, "cgroup"),
+                (9, "pid"), (10, "net"), (11, "ipc"), (12, "uts"), (13, "time"), (14, "mnt"),
+            ],
+            "the ids of ../ns-sockets/ids-1.json: mnt 14, time 13"
+        );
+        let task = &t.tasks()[0];
+        assert_eq!((task.ids[&NsKind::Mnt], task.ids[&NsKind::Time], task.ids[&NsKind::User]), (14, 13, 7));
+        assert!(t.refusals().is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn nested_namespaces_other_than_mnt_and_net_are_refusals() {
+        let d = temp_dir("nsnested");
+        fake_ns(&d, "thread-self", &[(NsKind::Pid, 1), (NsKind::Uts, 4), (NsKind::Time, 5), (NsKind::Mnt, 6)]);
+        symlink("time:[5]", d.join("thread-self/ns/time_for_children")).unwrap();
+        fake_task(&d, 500, 'S', &[501, 502]);
+        fake_task(&d, 501, 'S', &[]);
+        fake_task(&d, 502, 'S', &[]);
+        fake_ns(&d, "500", &[(NsKind::Pid, 11), (NsKind::Uts, 14), (NsKind::Time, 5), (NsKind::Mnt, 16)]);
+        symlink("time:[5]", d.join("500/ns/time_for_children")).unwrap();
+        // 501: its own uts and mnt namespaces, and its children's time
+        // namespace is a new one.
+        fake_ns(&d, "501", &[(NsKind::Pid, 11), (NsKind::Uts, 24), (NsKind::Time, 5), (NsKind::Mnt, 26)]);
+        symlink("time:[25]", d.join("501/ns/time_for_children")).unwrap();
+        // 502: back in the caller's uts namespace, which CRIU knows.
+        fake_ns(&d, "502", &[(NsKind::Pid, 11), (NsKind::Uts, 4), (NsKind::Time, 5), (NsKind::Mnt, 16)]);
+        symlink("time:[5]", d.join("502/ns/time_for_children")).unwrap();
+        let proc = ProcRoot::new(&d);
+        let log = Logger::default();
+        let tree = collect_tree(&proc, 500, &log).unwrap();
+        let t = NsTable::build(&proc, &tree, &log).unwrap();
+        assert_eq!(
+            t.refusals(),
+            &[
+                NsRefusal::Nested { pid: 501, kind: NsKind::Uts, kid: 24 },
+                NsRefusal::NestedTimeForChildren { pid: 501, time: 5, for_children: 25 },
+            ]
+        );
+        assert_eq!(t.refusals()[0].criu_message(), "Can't dump nested uts namespace for 501");
+        assert_eq!(t.refusals()[1].criu_message(), "Can't dump nested time namespace for 501");
+        assert_eq!(t.refusals()[0].to_error().errno(), libc::EOPNOTSUPP);
+        assert!(t.find(NsKind::Mnt, 26).is_some(), "a nested mnt namespace is fine");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -405,3 +575,6 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
+
+#[cfg(test)]
+mod live_tests;
