@@ -30,10 +30,35 @@ impl<'a> Attr<'a> {
         Ok(U8(0).get(self.payload))
     }
 
+    /// The payload as one native-endian u16.
+    pub fn u16(&self, what: &str) -> Result<u16> {
+        need(what, self.payload, 2)?;
+        Ok(U16(0).get(self.payload))
+    }
+
     /// The payload as one native-endian u32.
     pub fn u32(&self, what: &str) -> Result<u32> {
         need(what, self.payload, 4)?;
         Ok(U32(0).get(self.payload))
+    }
+
+    /// The payload as one native-endian i32 (IFLA_LINK_NETNSID,
+    /// NETNSA_NSID).
+    pub fn i32(&self, what: &str) -> Result<i32> {
+        need(what, self.payload, 4)?;
+        Ok(super::bytes::I32(0).get(self.payload))
+    }
+
+    /// A string attribute (IFLA_IFNAME, IFLA_INFO_KIND): the bytes before
+    /// its terminating NUL, or all of them if the sender left it out.
+    /// Bytes, not text: names are the target's choice.
+    pub fn cstr(&self) -> &'a [u8] {
+        self.payload.split(|&b| b == 0).next().unwrap_or(&[])
+    }
+
+    /// The attributes nested in this one (IFLA_LINKINFO, IFLA_INFO_DATA).
+    pub fn nested(&self) -> Attrs<'a> {
+        attributes(self.payload)
     }
 
     /// The payload as an array of native-endian u32.
@@ -85,6 +110,19 @@ impl<'a> Iterator for Attrs<'a> {
         self.rest = &b[align(len).min(b.len())..];
         Some(Ok(Attr { kind, payload: &b[nlattr::LEN..len] }))
     }
+}
+
+/// Appends one attribute (header, payload, padding) to a request body,
+/// padding the body to netlink alignment first.
+pub fn push(body: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    body.resize(align(body.len()), 0);
+    let len = nlattr::LEN + payload.len();
+    let at = body.len();
+    body.resize(at + nlattr::LEN, 0);
+    nlattr::NLA_LEN.set(&mut body[at..], len as u16);
+    nlattr::NLA_TYPE.set(&mut body[at..], kind);
+    body.extend_from_slice(payload);
+    body.resize(align(body.len()), 0);
 }
 
 /// Attributes a parser met but does not read (newer kernels add them):
@@ -156,6 +194,22 @@ mod tests {
         let mut it = attributes(&[4, 0]);
         assert!(it.next().unwrap().is_err());
         assert!(it.next().is_none(), "an error ends the walk");
+    }
+
+    #[test]
+    fn pushed_attributes_walk_back() {
+        let mut body = vec![7u8]; // a 1-byte header (rtgenmsg), padded
+        push(&mut body, 3, &5u32.to_ne_bytes());
+        push(&mut body, 1, b"ab");
+        assert_eq!(body.len(), 4 + 8 + 8);
+        let got: Vec<Attr> = attributes(&body[4..]).map(Result::unwrap).collect();
+        assert_eq!(got, vec![Attr { kind: 3, payload: &5u32.to_ne_bytes() }, Attr { kind: 1, payload: b"ab" }]);
+        assert_eq!(got[0].i32("X").unwrap(), 5);
+        assert_eq!(got[1].u16("X").unwrap(), u16::from_ne_bytes(*b"ab"));
+        assert_eq!(Attr { kind: 3, payload: b"eth0\0\0" }.cstr(), b"eth0");
+        assert_eq!(Attr { kind: 3, payload: b"no-nul" }.cstr(), b"no-nul");
+        let nest = [8, 0, 1, 0, 1, 0, 0, 0];
+        assert_eq!(Attr { kind: 18, payload: &nest }.nested().next().unwrap().unwrap().u32("IFLA_INFO_KIND").unwrap(), 1);
     }
 
     #[test]

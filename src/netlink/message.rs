@@ -3,7 +3,7 @@
 //! the dump it answers: data, an acknowledgement, the end, or an error.
 
 use super::bytes::{I32, U16, U32};
-use super::{align, DumpKind};
+use super::{align, DumpKind, Exchange};
 use crate::error::{describe_errno, Error, Result};
 
 /// `struct nlmsghdr`.
@@ -34,9 +34,18 @@ pub const NLMSG_DONE: u16 = 3;
 pub const NLMSG_OVERRUN: u16 = 4;
 pub const NLM_F_REQUEST: u16 = 0x01;
 pub const NLM_F_MULTI: u16 = 0x02;
+pub const NLM_F_ACK: u16 = 0x04;
+/// Set by the kernel on a dump reply when the dump was interrupted by a
+/// change (the reply may be inconsistent).
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
+/// Set by the kernel on a dump reply filtered by the request's
+/// attributes (strict checking).
+pub const NLM_F_DUMP_FILTERED: u16 = 0x20;
 pub const NLM_F_DUMP: u16 = 0x300;
 
-/// One message of a datagram: the header's fields and its payload.
+/// One message of a datagram: the header's fields, its payload, and the
+/// whole message as received (`nlmsg_len` bytes, header included), which
+/// is what `ip ... save` streams hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NlMsg<'a> {
     pub kind: u16,
@@ -44,6 +53,7 @@ pub struct NlMsg<'a> {
     pub seq: u32,
     pub port: u32,
     pub payload: &'a [u8],
+    pub raw: &'a [u8],
 }
 
 /// Walks the messages of one datagram; stops at the first malformed one
@@ -87,6 +97,7 @@ impl<'a> Iterator for Messages<'a> {
             seq: nlmsghdr::NLMSG_SEQ.get(b),
             port: nlmsghdr::NLMSG_PID.get(b),
             payload: &b[nlmsghdr::LEN..len],
+            raw: &b[..len],
         };
         self.rest = &b[align(len).min(b.len())..];
         Some(Ok(msg))
@@ -117,6 +128,13 @@ fn code(msg: &NlMsg, what: &str) -> Result<i32> {
 /// outer error is a malformed message; the kernel's own errors come as
 /// `Step::End(Err(..))` with its errno.
 pub fn step<'a>(kind: &DumpKind, msg: &NlMsg<'a>, seq: u32, port: u32) -> Result<Step<'a>> {
+    step_in(Exchange::Dump, kind, msg, seq, port)
+}
+
+/// [`step`] for either exchange: in a [`Exchange::Query`] (a request sent
+/// with NLM_F_ACK) the acknowledgement is the end; in a dump it is
+/// nothing, and NLMSG_DONE is the end.
+pub fn step_in<'a>(exchange: Exchange, kind: &DumpKind, msg: &NlMsg<'a>, seq: u32, port: u32) -> Result<Step<'a>> {
     if msg.seq != seq || msg.port != port {
         return Ok(Step::Skip);
     }
@@ -134,7 +152,9 @@ pub fn step<'a>(kind: &DumpKind, msg: &NlMsg<'a>, seq: u32, port: u32) -> Result
             }
         }
         NLMSG_ERROR => match code(msg, "NLMSG_ERROR")? {
-            0 => Step::Skip, // an acknowledgement
+            // An acknowledgement: the end of a query, nothing in a dump.
+            0 if exchange == Exchange::Query => Step::End(Ok(())),
+            0 => Step::Skip,
             err => {
                 let errno = err.checked_neg().filter(|e| *e > 0).unwrap_or(libc::EIO);
                 Step::End(Err(Error::new(errno, format!("{proto} {} request refused: {}", kind.name, describe_errno(errno)))))
@@ -160,9 +180,23 @@ pub fn process_datagram(
     port: u32,
     on_msg: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<bool> {
+    process_messages(Exchange::Dump, kind, datagram, seq, port, &mut |msg| on_msg(msg.payload))
+}
+
+/// As [`process_datagram`], for either exchange, handing each reply
+/// whole (header fields and raw bytes too) to `on_msg`.
+pub fn process_messages(
+    exchange: Exchange,
+    kind: &DumpKind,
+    datagram: &[u8],
+    seq: u32,
+    port: u32,
+    on_msg: &mut dyn FnMut(&NlMsg) -> Result<()>,
+) -> Result<bool> {
     for msg in messages(datagram) {
-        match step(kind, &msg?, seq, port)? {
-            Step::Data(payload) => on_msg(payload)?,
+        let msg = msg?;
+        match step_in(exchange, kind, &msg, seq, port)? {
+            Step::Data(_) => on_msg(&msg)?,
             Step::Skip => {}
             Step::End(result) => return result.map(|()| true),
         }

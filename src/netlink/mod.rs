@@ -9,8 +9,10 @@
 //! - [`attr`]: the attribute walk and the tally of unread attributes.
 //! - [`socket`]: [`NlSocket`], one socket type for every protocol, and
 //!   the dump loop.
-//! - [`route`]: the rtnetlink dumps (links, addresses, routes, rules) as
-//!   one list.
+//! - [`route`]: the rtnetlink dumps (links, addresses, routes, rules,
+//!   namespace ids) as one list.
+//! - [`netfilter`]: the NETLINK_NETFILTER dumps (nftables tables,
+//!   conntrack entries and expectations) as one list.
 //!
 //! A dump is a [`Request`]: a [`DumpKind`] (protocol, message types,
 //! reply header) and its body. Every length is checked before it is
@@ -22,13 +24,14 @@
 pub mod attr;
 pub mod bytes;
 pub mod message;
+pub mod netfilter;
 pub mod route;
 pub mod socket;
 
 pub use attr::{attributes, Attr, Attrs, UnknownAttrs};
 pub use message::{
-    ends_dump, messages, process_datagram, step, Messages, NlMsg, Step, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
-    NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST,
+    ends_dump, messages, process_datagram, process_messages, step, step_in, Messages, NlMsg, Step, NLMSG_DONE, NLMSG_ERROR,
+    NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_FILTERED, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
 };
 pub use socket::{NlSocket, DEFAULT_BUFFER};
 
@@ -50,6 +53,7 @@ pub struct Protocol {
 impl Protocol {
     pub const SOCK_DIAG: Protocol = Protocol { number: netlink_sys::protocols::NETLINK_SOCK_DIAG, name: "sock_diag" };
     pub const ROUTE: Protocol = Protocol { number: netlink_sys::protocols::NETLINK_ROUTE, name: "rtnetlink" };
+    pub const NETFILTER: Protocol = Protocol { number: netlink_sys::protocols::NETLINK_NETFILTER, name: "nfnetlink" };
 }
 
 /// One kind of dump: what is sent and what comes back. The entries of
@@ -75,7 +79,13 @@ impl DumpKind {
     /// A dump request of this kind with `body` (the request's fixed
     /// header, and attributes if any) after the netlink header.
     pub fn request(self, body: Vec<u8>) -> Request {
-        Request { kind: self, body }
+        Request { kind: self, body, exchange: Exchange::Dump }
+    }
+
+    /// A one-reply request of this kind (RTM_GETNSID, ...), sent with
+    /// NLM_F_ACK: its replies end with the kernel's acknowledgement.
+    pub fn query(self, body: Vec<u8>) -> Request {
+        Request { kind: self, body, exchange: Exchange::Query }
     }
 
     /// The one message walk: splits a reply's payload into its fixed
@@ -87,18 +97,31 @@ impl DumpKind {
     }
 }
 
-/// One dump request: its kind and body, sent with NLM_F_REQUEST |
-/// NLM_F_DUMP.
+/// How a request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// NLM_F_REQUEST | NLM_F_DUMP: replies until NLMSG_DONE.
+    Dump,
+    /// NLM_F_REQUEST | NLM_F_ACK: replies until the acknowledgement.
+    Query,
+}
+
+/// One request: its kind, body and exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub kind: DumpKind,
     pub body: Vec<u8>,
+    pub exchange: Exchange,
 }
 
 impl Request {
     /// The bytes sent for sequence number `seq`.
     pub fn encode(&self, seq: u32) -> Vec<u8> {
-        message::emit(self.kind.request_type, NLM_F_REQUEST | NLM_F_DUMP, seq, &self.body)
+        let flags = match self.exchange {
+            Exchange::Dump => NLM_F_REQUEST | NLM_F_DUMP,
+            Exchange::Query => NLM_F_REQUEST | NLM_F_ACK,
+        };
+        message::emit(self.kind.request_type, flags, seq, &self.body)
     }
 }
 

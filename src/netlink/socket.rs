@@ -8,8 +8,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use netlink_sys::{Socket, SocketAddr};
 
-use super::message::{ends_dump, process_datagram};
-use super::{Protocol, Request};
+use super::message::{ends_dump, process_messages, NlMsg};
+use super::{Exchange, Protocol, Request};
 use crate::error::{Error, Result};
 
 /// The first receive buffer: enough for the kernel's largest dump skb
@@ -74,16 +74,36 @@ impl NlSocket {
         self.port
     }
 
+    /// Asks the kernel to check dump requests strictly
+    /// (NETLINK_GET_STRICT_CHK, as iproute2 does): a dump filtered by its
+    /// request's attributes (a route table) is filtered by the kernel,
+    /// whose replies then carry NLM_F_DUMP_FILTERED. False when the
+    /// kernel is too old to know the option (before 4.20).
+    pub fn set_strict_check(&mut self) -> Result<bool> {
+        match self.socket.set_netlink_get_strict_chk(true) {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => Ok(false),
+            Err(e) => Err(Error::io(&e, format!("set NETLINK_GET_STRICT_CHK on the {} socket", self.protocol.name))),
+        }
+    }
+
     /// Sends `req` and hands every reply's payload (fixed header, then
     /// attributes) to `on_msg`, until the dump ends. NLMSG_ERROR, a
     /// negative done code and an overrun are errors with the kernel's
     /// errno; messages of another sequence number or port, and datagrams
-    /// not from the kernel, are ignored.
+    /// not from the kernel, are ignored. A query ([`Exchange::Query`])
+    /// ends with the kernel's acknowledgement instead.
     pub fn dump(&mut self, req: &Request, on_msg: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.dump_messages(req, &mut |msg| on_msg(msg.payload))
+    }
+
+    /// As [`dump`](Self::dump), handing each reply whole: header fields,
+    /// payload and the raw message (what `ip ... save` writes).
+    pub fn dump_messages(&mut self, req: &Request, on_msg: &mut dyn FnMut(&NlMsg) -> Result<()>) -> Result<()> {
         let seq = self.send(req)?;
         loop {
             let (len, from_kernel) = self.receive()?;
-            if from_kernel && process_datagram(&req.kind, &self.buf[..len], seq, self.port, on_msg)? {
+            if from_kernel && process_messages(req.exchange, &req.kind, &self.buf[..len], seq, self.port, on_msg)? {
                 return Ok(());
             }
         }
@@ -95,6 +115,9 @@ impl NlSocket {
     /// possibly on another thread, so parsing overlaps the kernel's work
     /// of filling the next datagram.
     pub fn dump_datagrams(&mut self, req: &Request, on_datagram: &mut dyn FnMut(u32, &[u8])) -> Result<()> {
+        if req.exchange != Exchange::Dump {
+            return Err(Error::invalid(format!("the {} query is not a dump", req.kind.name)));
+        }
         let seq = self.send(req)?;
         loop {
             let (len, from_kernel) = self.receive()?;

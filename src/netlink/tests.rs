@@ -140,7 +140,10 @@ fn rtnetlink_dumps_are_one_list_and_build_their_requests() {
     assert_eq!(r[16], libc::AF_PACKET as u8); // ifi_family
     assert!(r[17..].iter().all(|&b| b == 0));
     let names: Vec<(&str, u16, u16, usize)> = route::ALL.iter().map(|k| (k.name, k.request_type, k.reply_type, k.reply_header)).collect();
-    assert_eq!(names, vec![("link", 18, 16, 16), ("addr", 22, 20, 8), ("route", 26, 24, 12), ("rule", 34, 32, 12)]);
+    assert_eq!(
+        names,
+        vec![("link", 18, 16, 16), ("addr", 22, 20, 8), ("route", 26, 24, 12), ("rule", 34, 32, 12), ("nsid", 90, 88, 1)]
+    );
     for kind in route::ALL {
         let body = route::request(kind, libc::AF_INET6 as u8).body;
         assert_eq!((body.len(), body[0], kind.protocol), (kind.reply_header, libc::AF_INET6 as u8, Protocol::ROUTE));
@@ -276,4 +279,62 @@ fn kernel_errors_come_back_as_errno() {
     body[0] = 99;
     let e = s.dump(&crate::net::DiagRequest::Unix.kind().request(body), &mut |_| Ok(())).unwrap_err();
     assert!(e.errno() == libc::EINVAL || e.errno() == libc::ENOENT, "{e}");
+}
+
+#[test]
+fn a_query_ends_with_its_acknowledgement_and_hands_whole_messages() {
+    let none = &mut |_: &NlMsg| Ok(());
+    let kind = route::NSID;
+    // In a query the ack (error 0) is the end; in a dump it is nothing.
+    assert!(process_messages(Exchange::Query, &kind, &msg(NLMSG_ERROR, 4, 9, &[0; 20]), 4, 9, none).unwrap());
+    assert!(!process_messages(Exchange::Dump, &kind, &msg(NLMSG_ERROR, 4, 9, &[0; 20]), 4, 9, none).unwrap());
+    let e = process_messages(Exchange::Query, &kind, &msg(NLMSG_ERROR, 4, 9, &err_payload(libc::EBADF)), 4, 9, none).unwrap_err();
+    assert_eq!(e.errno(), libc::EBADF);
+    // The reply is handed with its header and raw bytes.
+    let reply = msg(route::RTM_NEWNSID, 4, 9, &[0, 0, 0, 0, 8, 0, 1, 0, 5, 0, 0, 0]);
+    let mut seen = Vec::new();
+    let mut d = reply.clone();
+    d.extend(msg(NLMSG_ERROR, 4, 9, &[0; 20]));
+    let done = process_messages(Exchange::Query, &kind, &d, 4, 9, &mut |m| {
+        seen.push((m.kind, m.seq, m.raw.to_vec(), m.payload.len()));
+        Ok(())
+    })
+    .unwrap();
+    assert!(done);
+    assert_eq!(seen, vec![(route::RTM_NEWNSID, 4, reply.clone(), 12)]);
+    // A query's flags ask for the ack; the body is rtgenmsg, padded, then NETNSA_FD.
+    let r = route::nsid_of(std::os::fd::AsFd::as_fd(&std::io::stdin())).encode(1);
+    assert_eq!(&r[6..8], &(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    assert_eq!(r.len(), 16 + 4 + 8);
+    assert_eq!(&r[20..24], &[8, 0, 3, 0]);
+}
+
+#[test]
+fn a_live_nsid_query_of_our_own_namespace_answers_none() {
+    let mut sock = NlSocket::new(Protocol::ROUTE).unwrap();
+    sock.set_strict_check().unwrap();
+    let own = std::fs::File::open("/proc/self/ns/net").unwrap();
+    let mut ids = Vec::new();
+    sock.dump(&route::nsid_of(std::os::fd::AsFd::as_fd(&own)), &mut |payload| {
+        let (_, attrs) = route::NSID.split(payload)?;
+        for a in attrs {
+            let a = a?;
+            if a.kind == route::NETNSA_NSID {
+                ids.push(a.i32("NETNSA_NSID")?);
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    // A namespace has no id for itself unless one was set.
+    assert_eq!(ids, vec![-1]);
+    // A table-filtered route dump through the same socket: main only.
+    let mut tables = Vec::new();
+    sock.dump(&route::routes_of_table(libc::AF_INET as u8, route::RT_TABLE_MAIN), &mut |p| {
+        let (h, _) = route::ROUTES.split(p)?;
+        tables.push(route::rtmsg::RTM_TABLE.get(h));
+        Ok(())
+    })
+    .unwrap();
+    assert!(tables.iter().all(|&t| t == 254), "{tables:?}");
 }
