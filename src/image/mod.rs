@@ -26,6 +26,10 @@ pub const IMG_COMMON_MAGIC: u32 = 0x5456_4319;
 pub const USERNS_MAGIC: u32 = 0x5547_4906;
 /// CRIU's MNTS_MAGIC.
 pub const MNTS_MAGIC: u32 = 0x5556_3928;
+/// CRIU's NETDEV_MAGIC (netdev-N.img).
+pub const NETDEV_MAGIC: u32 = 0x5737_3951;
+/// CRIU's NETNS_MAGIC (netns-N.img).
+pub const NETNS_MAGIC: u32 = 0x5593_3752;
 
 /// An entry larger than this is taken for a corrupt length, not data.
 pub const MAX_ENTRY_LEN: usize = 64 << 20;

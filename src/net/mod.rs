@@ -52,6 +52,11 @@ impl NetNs {
         self.sockets.as_ref()
     }
 
+    /// The namespace itself (an fd of /proc/PID/ns/net), for work inside it.
+    pub fn ns_fd(&self) -> &OwnedFd {
+        &self.ns_fd
+    }
+
     pub fn seq_socket(&self) -> std::os::fd::BorrowedFd<'_> {
         use std::os::fd::AsFd;
         self.seq_socket.as_fd()
