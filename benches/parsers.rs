@@ -81,6 +81,35 @@ fn parsers(c: &mut Criterion) {
                 }
             })
         });
+        // The fixed header alone: the crate's view against our named
+        // fields (src/net/diag.rs records the figures of the choice).
+        g.bench_function(format!("netlink-packet-sock-diag header view {} {name} replies", replies.len()), |b| {
+            b.iter(|| {
+                for p in &replies {
+                    if name == "unix" {
+                        black_box(netlink_packet_sock_diag::unix::UnixResponseHeader::parse(black_box(&p[..16])).unwrap());
+                    } else {
+                        black_box(netlink_packet_sock_diag::inet::InetResponseHeader::parse(black_box(&p[..72])).unwrap());
+                    }
+                }
+            })
+        });
+        g.bench_function(format!("named-field header {} {name} replies", replies.len()), |b| {
+            b.iter(|| {
+                for p in &replies {
+                    let p = black_box(&p[..]);
+                    if name == "unix" {
+                        use criurs::net::diag::unix_diag_msg::*;
+                        black_box((UDIAG_FAMILY.get(p), UDIAG_TYPE.get(p), UDIAG_STATE.get(p), UDIAG_INO.get(p)));
+                    } else {
+                        use criurs::net::diag::inet_diag_msg::*;
+                        black_box((IDIAG_FAMILY.get(p), IDIAG_STATE.get(p), IDIAG_TIMER.get(p), IDIAG_RETRANS.get(p)));
+                        black_box((ID_SPORT.get(p), ID_DPORT.get(p), ID_SRC.get(p), ID_DST.get(p), ID_IF.get(p)));
+                        black_box((IDIAG_EXPIRES.get(p), IDIAG_RQUEUE.get(p), IDIAG_WQUEUE.get(p), IDIAG_UID.get(p), IDIAG_INODE.get(p)));
+                    }
+                }
+            })
+        });
         g.finish();
     }
     drop((pairs, clients, servers));

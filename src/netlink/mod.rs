@@ -80,6 +80,7 @@ impl DumpKind {
 
     /// The one message walk: splits a reply's payload into its fixed
     /// header (checked to be `reply_header` bytes) and its attributes.
+    #[inline]
     pub fn split<'a>(&self, payload: &'a [u8]) -> Result<(&'a [u8], Attrs<'a>)> {
         bytes::need(self.header_name, payload, self.reply_header)?;
         let (header, rest) = payload.split_at(self.reply_header);
