@@ -257,9 +257,13 @@ pub extern "C" fn criurs_sk_count(ctx: *const criurs_ctx, ns_id: u32, out: *mut 
     })
 }
 
-/// Copies socket number `index` (0 <= index < count, in a stable order:
-/// unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw, ping, packet,
-/// netlink) to `*out`. -ENOENT past the end.
+/// Copies socket number `index` (0 <= index < count) to `*out`. The
+/// order is stable: by source, in the order collection sends its
+/// requests (unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw4,
+/// raw6, proc-raw, proc-raw6, proc-icmp, proc-icmp6, packet, netlink:
+/// raw sockets from /proc/net/raw{,6} when the kernel has no raw_diag,
+/// ping sockets from /proc/net/icmp{,6}), and within one source the
+/// kernel's order. -ENOENT past the end.
 #[no_mangle]
 pub extern "C" fn criurs_sk_get(ctx: *const criurs_ctx, ns_id: u32, index: usize, out: *mut criurs_sk_info) -> c_int {
     with_ctx(ctx, |ctx| {

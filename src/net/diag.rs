@@ -233,22 +233,6 @@ const fn diag_dump(name: &'static str, header_name: &'static str, reply_header: 
 }
 
 impl DiagRequest {
-    /// Every request `collect_sockets` sends, in CRIU's order (raw last of
-    /// the inet ones, as newer CRIU adds it).
-    pub const ALL: [DiagRequest; 11] = [
-        DiagRequest::Unix,
-        DiagRequest::Inet { family: AF_INET, proto: IPPROTO_TCP },
-        DiagRequest::Inet { family: AF_INET, proto: IPPROTO_UDP },
-        DiagRequest::Inet { family: AF_INET, proto: IPPROTO_UDPLITE },
-        DiagRequest::Inet { family: AF_INET6, proto: IPPROTO_TCP },
-        DiagRequest::Inet { family: AF_INET6, proto: IPPROTO_UDP },
-        DiagRequest::Inet { family: AF_INET6, proto: IPPROTO_UDPLITE },
-        DiagRequest::Raw { family: AF_INET },
-        DiagRequest::Raw { family: AF_INET6 },
-        DiagRequest::Packet,
-        DiagRequest::Netlink,
-    ];
-
     /// A short name for messages: "unix", "tcp4", "udplite6", "raw4", ...
     pub fn name(self) -> &'static str {
         self.kind().name

@@ -13,7 +13,7 @@ use super::diag::{IPPROTO_ICMP, IPPROTO_ICMPV6};
 use super::record::*;
 
 /// The four tables and what their lines are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProcTable {
     Raw,
     Raw6,

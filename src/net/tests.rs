@@ -499,11 +499,11 @@ fn for_dump_collects_sockets_of_every_walked_namespace() {
 #[test]
 fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
     use super::{parse_datagrams, DiagRequest, TableBuilder};
-    let unix = DiagRequest::ALL[0];
+    let unix = DiagRequest::Unix;
     let (tx, rx) = std::sync::mpsc::channel::<(u32, Vec<u8>)>();
     drop(tx);
     let mut table = TableBuilder::default();
-    let e = parse_datagrams(rx, 9, unix, &mut table).unwrap_err();
+    let e = parse_datagrams(rx, 9, unix, &mut table, &mut Default::default()).unwrap_err();
     assert_eq!(e.errno(), libc::EPROTO);
     assert!(e.message().contains("unix dump ended without NLMSG_DONE"), "{e}");
     // A reply too short for unix_diag_msg.
@@ -516,7 +516,7 @@ fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
     short.extend_from_slice(&9u32.to_ne_bytes());
     short.extend_from_slice(&[1, 2, 3, 0]);
     tx.send((4, short)).unwrap();
-    let e = parse_datagrams(rx, 9, unix, &mut table).unwrap_err();
+    let e = parse_datagrams(rx, 9, unix, &mut table, &mut Default::default()).unwrap_err();
     assert_eq!(e.errno(), libc::EBADMSG, "{e}");
     assert!(table.is_empty());
 }
