@@ -36,8 +36,23 @@ pub struct Context {
     proc: ProcRoot,
     log: Logger,
     images_dir: Option<OwnedFd>,
-    tree: Option<ProcessTree>,
-    namespaces: Option<NsTable>,
+    /// The caller's mount choices (externals, skips, filesystems), for
+    /// the next collection.
+    mount_config: mount::MountConfig,
+    /// The last successful collection, as one value: a collection builds
+    /// a new one and swaps it in only when every step succeeded, and a
+    /// failed one leaves none, so no earlier result stays visible.
+    collected: Option<Collected>,
+    /// User-namespace maps dumped or loaded with no collection in the
+    /// context (dropped, as everything, by the next collection).
+    loose_user: userns::UserNamespaces,
+}
+
+/// What one `collect_namespaces` found.
+#[derive(Debug)]
+struct Collected {
+    tree: ProcessTree,
+    namespaces: NsTable,
     user: userns::UserNamespaces,
     mnt: mount::MountNamespaces,
     net: net::NetNamespaces,
@@ -58,11 +73,9 @@ impl Context {
             proc,
             log: Logger::default(),
             images_dir: None,
-            tree: None,
-            namespaces: None,
-            user: Default::default(),
-            mnt: Default::default(),
-            net: Default::default(),
+            mount_config: Default::default(),
+            collected: None,
+            loose_user: Default::default(),
         })
     }
 
@@ -114,26 +127,36 @@ impl Context {
     }
 
     fn collect(&mut self, for_dump: bool, collectors: Collectors) -> Result<()> {
-        self.tree = None;
-        self.namespaces = None;
+        // Nothing from before survives a collection, failed or not.
+        self.collected = None;
+        self.loose_user = Default::default();
         let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
-        let table = NsTable::build(&self.proc, &tree, &self.log)?;
-        self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
+        let namespaces = NsTable::build(&self.proc, &tree, &self.log)?;
+        self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), namespaces.len(), self.root_pid));
         let all = collectors == Collectors::All;
-        let images = if for_dump { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
-        let user = if all {
-            userns::collect_user_namespaces(&self.proc, &table, &self.log, for_dump, images)?
-        } else {
-            Default::default()
-        };
-        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
-        let net = if all { net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)? } else { Default::default() };
-        self.tree = Some(tree);
-        self.namespaces = Some(table);
-        self.user = user;
-        self.mnt = mnt;
-        self.net = net;
+        // Without the dump (the mount-only step) the user collector only
+        // reads maps: the mount rules need the root's.
+        let images = if for_dump && all { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
+        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images)?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, &namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(&namespaces))?;
+        let net = if all { net::collect_net_namespaces(&self.proc, &namespaces, &self.log, for_dump)? } else { Default::default() };
+        self.collected = Some(Collected { tree, namespaces, user, mnt, net });
         Ok(())
+    }
+
+    fn collected(&self) -> Result<&Collected> {
+        self.collected.as_ref().ok_or_else(not_collected)
+    }
+
+    fn user(&self) -> &userns::UserNamespaces {
+        self.collected.as_ref().map_or(&self.loose_user, |c| &c.user)
+    }
+
+    fn user_mut(&mut self) -> &mut userns::UserNamespaces {
+        match &mut self.collected {
+            Some(c) => &mut c.user,
+            None => &mut self.loose_user,
+        }
     }
 
     // ---- user namespaces ----
@@ -144,33 +167,17 @@ impl Context {
     /// namespace table is collected, `ns_id` must name a user namespace
     /// and `pid` must live in it. Nothing is written on failure.
     pub fn dump_user_ns(&mut self, pid: i32, ns_id: u32) -> Result<()> {
-        pstree::check_pid(pid)?;
-        if ns_id == 0 {
-            return Err(Error::invalid("namespace id 0 does not exist (ids start at 1)"));
-        }
-        if let Some(table) = &self.namespaces {
-            if let Some(ns) = table.by_id(ns_id) {
-                if ns.kind != NsKind::User {
-                    return Err(Error::invalid(format!("namespace {ns_id} is a {} namespace, not user", ns.kind.name())));
-                }
-                let kid = ns::read_ns_kid(&self.proc, &pid.to_string(), NsKind::User)?
-                    .ok_or_else(|| Error::new(libc::ESRCH, format!("pid {pid} does not exist or exited")))?;
-                if kid != ns.kid {
-                    return Err(Error::invalid(format!("pid {pid} is not in user namespace {ns_id}")));
-                }
-            }
-        }
-        let dir = self.images_dir()?;
-        let maps = userns::dump_user_ns(&self.proc, pid, ns_id, self.namespaces.as_ref(), dir)
+        let table = self.collected.as_ref().map(|c| &c.namespaces);
+        let maps = userns::dump_user_ns(&self.proc, pid, ns_id, table, self.images_dir()?)
             .with_context(|| format!("dump user namespace {ns_id} of pid {pid}"))?;
-        self.user.maps.insert(ns_id, maps);
+        self.user_mut().maps.insert(ns_id, maps);
         Ok(())
     }
 
     /// The uid/gid maps known for user namespace `ns_id` (collected,
     /// dumped or loaded from an image).
     pub fn user_maps(&self, ns_id: u32) -> Result<&userns::IdMaps> {
-        self.user
+        self.user()
             .maps
             .get(&ns_id)
             .ok_or_else(|| Error::new(libc::ENOENT, format!("no uid/gid maps for user namespace {ns_id} in this context")))
@@ -179,30 +186,31 @@ impl Context {
     /// The user namespace whose image the last `collect_namespaces(true)`
     /// wrote (CRIU dumps the root's when it is not the caller's).
     pub fn dumped_user_ns(&self) -> Option<u32> {
-        self.user.dumped
+        self.user().dumped
     }
 
     /// Every user namespace with maps, by id.
     pub fn user_namespaces(&self) -> &std::collections::BTreeMap<u32, userns::IdMaps> {
-        &self.user.maps
+        &self.user().maps
     }
 
     /// Reads `userns-<ns_id>.img` from the images directory into the
     /// context, replacing what was known for `ns_id`.
     pub fn load_user_ns_image(&mut self, ns_id: u32) -> Result<&userns::IdMaps> {
         let maps = userns::read_image(self.images_dir()?, ns_id)?;
-        self.user.maps.insert(ns_id, maps);
-        Ok(&self.user.maps[&ns_id])
+        let user = self.user_mut();
+        user.maps.insert(ns_id, maps);
+        Ok(&user.maps[&ns_id])
     }
 
     /// The process tree of the last successful collection.
     pub fn tree(&self) -> Result<&ProcessTree> {
-        self.tree.as_ref().ok_or_else(not_collected)
+        Ok(&self.collected()?.tree)
     }
 
     /// The namespace table of the last successful collection.
     pub fn namespaces(&self) -> Result<&NsTable> {
-        self.namespaces.as_ref().ok_or_else(not_collected)
+        Ok(&self.collected()?.namespaces)
     }
 
     /// The namespace with small id `ns_id`, which must be of `kind`.
@@ -222,20 +230,19 @@ impl Context {
 impl Context {
     /// External mounts, skips and enabled filesystems for the next collection.
     pub fn mount_config(&self) -> &mount::MountConfig {
-        self.mnt.config()
+        &self.mount_config
     }
 
     /// All collected mount namespaces with their sharing.
     pub fn mount_namespaces(&self) -> Result<&mount::MountNamespaces> {
-        self.namespaces()?;
-        Ok(&self.mnt)
+        Ok(&self.collected()?.mnt)
     }
 
     /// The collected mount namespace `ns_id`: records in mount order,
     /// tree access, sharing. -ENOENT when the walk did not collect it.
     pub fn mount_namespace(&self, ns_id: u32) -> Result<&mount::MountNamespace> {
         self.namespace(ns_id, NsKind::Mnt)?;
-        self.mnt.get(ns_id).ok_or_else(|| {
+        self.collected()?.mnt.get(ns_id).ok_or_else(|| {
             Error::new(
                 libc::ENOENT,
                 format!("mount namespace {ns_id} was not collected (CRIU's walk skips the caller's own when the root's differs)"),
@@ -249,24 +256,24 @@ impl Context {
     where
         I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
     {
-        let mut config = self.mnt.config().clone();
+        let mut config = self.mount_config.clone();
         config.external_mounts.clear();
         for (path, key) in map {
             config.add_external_mount(&path, &key)?;
         }
-        *self.mnt.config_mut() = config;
+        self.mount_config = config;
         Ok(())
     }
 
     /// Marks the mount at `path` (as the namespace sees it) external with
     /// `key`, as `--external mnt[PATH]:KEY`. Applies from the next collection.
     pub fn add_external_mount(&mut self, path: &[u8], key: &[u8]) -> Result<()> {
-        self.mnt.config_mut().add_external_mount(path, key)
+        self.mount_config.add_external_mount(path, key)
     }
 
     /// Adds one `--external` spec: `mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`.
     pub fn add_external(&mut self, spec: &[u8]) -> Result<()> {
-        self.mnt.config_mut().add_external(spec)
+        self.mount_config.add_external(spec)
     }
 
     /// CRIU's `--skip-mnt PATH`: left out of dumps (for_dump collections).
@@ -274,18 +281,20 @@ impl Context {
         if path.first() != Some(&b'/') || path.contains(&0) {
             return Err(Error::invalid(format!("skip mount {:?} is not an absolute path", String::from_utf8_lossy(path))));
         }
-        self.mnt.config_mut().skip_mounts.insert(path.to_vec());
+        self.mount_config.skip_mounts.insert(path.to_vec());
         Ok(())
     }
 
     /// CRIU's `--enable-fs NAMES` ("all" or comma-separated types).
     pub fn enable_fs(&mut self, names: &[u8]) {
-        self.mnt.config_mut().auto_fs.add(names);
+        self.mount_config.auto_fs.add(names);
     }
 
     /// Only the mount step of `collect_namespaces`: process tree,
-    /// namespace table, mount namespaces (user and net are left empty).
-    /// What the mount benchmark times.
+    /// namespace table, the user maps the mount rules need, mount
+    /// namespaces (no user-namespace dump, no net). What the mount
+    /// benchmark times; built with the `bench` feature only.
+    #[cfg(feature = "bench")]
     pub fn collect_mount_namespaces(&mut self, for_dump: bool) -> Result<()> {
         self.collect(for_dump, Collectors::MountOnly)
     }
@@ -313,6 +322,7 @@ impl Context {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Collectors {
     All,
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     MountOnly,
 }
 
@@ -328,7 +338,8 @@ impl Context {
     /// that namespace; on failure it keeps none.
     pub fn collect_sockets(&mut self, ns_id: u32) -> Result<()> {
         let ns = self.namespace(ns_id, NsKind::Net)?.clone();
-        self.net.collect_sockets(&self.proc, &ns, &self.log)?;
+        let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
+        collected.net.collect_sockets(&self.proc, &ns, &self.log)?;
         Ok(())
     }
 
@@ -336,7 +347,7 @@ impl Context {
     /// `collect_sockets` (or by `collect_namespaces(true)`).
     pub fn sockets(&self, ns_id: u32) -> Result<&net::SocketTable> {
         self.namespace(ns_id, NsKind::Net)?;
-        self.net.get(ns_id).and_then(|n| n.sockets()).ok_or_else(|| {
+        self.collected()?.net.get(ns_id).and_then(|n| n.sockets()).ok_or_else(|| {
             Error::new(libc::ENODATA, format!("sockets of net namespace {ns_id} not collected yet: call collect_sockets first"))
         })
     }
@@ -350,8 +361,8 @@ impl Context {
     }
 
     /// The network namespaces prepared by the last collection.
-    pub fn net_namespaces(&self) -> &net::NetNamespaces {
-        &self.net
+    pub fn net_namespaces(&self) -> Result<&net::NetNamespaces> {
+        Ok(&self.collected()?.net)
     }
 }
 

@@ -248,9 +248,31 @@ unsafe fn check_in_child(uid: u32, gid: u32, fds: &[(usize, libc::c_int, libc::c
     }
 }
 
-/// CRIU's `dump_user_ns`: reads the maps of `pid`, checks them, and
-/// writes `userns-<ns_id>.img` into `dir`. Nothing is written on failure.
+/// Checks a `dump_user_ns` target before anything is read: `ns_id` is
+/// a namespace id, and when the namespace table is collected it names a
+/// user namespace that `pid` lives in.
+pub fn check_target(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTable>) -> Result<()> {
+    crate::pstree::check_pid(pid)?;
+    if ns_id == 0 {
+        return Err(Error::invalid("namespace id 0 does not exist (ids start at 1)"));
+    }
+    let Some(ns) = table.and_then(|t| t.by_id(ns_id)) else { return Ok(()) };
+    if ns.kind != NsKind::User {
+        return Err(Error::invalid(format!("namespace {ns_id} is a {} namespace, not user", ns.kind.name())));
+    }
+    let kid = crate::ns::read_ns_kid(proc, &pid.to_string(), NsKind::User)?
+        .ok_or_else(|| Error::new(libc::ESRCH, format!("pid {pid} does not exist or exited")))?;
+    if kid != ns.kid {
+        return Err(Error::invalid(format!("pid {pid} is not in user namespace {ns_id}")));
+    }
+    Ok(())
+}
+
+/// CRIU's `dump_user_ns`: checks the target ([`check_target`]), reads
+/// the maps of `pid`, checks them, and writes `userns-<ns_id>.img` into
+/// `dir`. Nothing is written on failure.
 pub fn dump_user_ns(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTable>, dir: BorrowedFd<'_>) -> Result<IdMaps> {
+    check_target(proc, pid, ns_id, table)?;
     let maps = read_id_maps(proc, pid)?;
     check_user_ns(proc, pid, &maps, table)?;
     write_image(dir, ns_id, &maps)?;
@@ -282,6 +304,18 @@ pub struct UserNamespaces {
     pub maps: BTreeMap<u32, IdMaps>,
     /// The namespace whose userns-N.img this collection wrote, if any.
     pub dumped: Option<u32>,
+}
+
+impl UserNamespaces {
+    /// The maps of the tree root's user namespace when it is not the
+    /// caller's (`None` when it is): what the mount rules translate
+    /// uid= and gid= options with.
+    pub fn root_maps(&self, table: &NsTable) -> Option<&IdMaps> {
+        if !table.root_differs(NsKind::User) {
+            return None;
+        }
+        table.root_ns(NsKind::User).and_then(|root| self.maps.get(&root.id))
+    }
 }
 
 /// CRIU's `collect_user_namespaces(for_dump)`. The maps of each user

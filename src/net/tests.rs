@@ -307,7 +307,7 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
     let t = ctx.sockets(ns.id).unwrap();
     // The seqpacket socket criurs keeps inside the namespace is ours, not
     // the tree's: ss sees it, the table leaves it out.
-    let seq = ctx.net_namespaces().get(ns.id).unwrap().seq_socket();
+    let seq = ctx.net_namespaces().unwrap().get(ns.id).unwrap().seq_socket();
     let ours = nix::sys::stat::fstat(seq).unwrap().st_ino as u32;
     assert!(t.lookup(ours).is_none(), "our own seqpacket socket is not listed");
     let uid = f("uid");
@@ -490,7 +490,7 @@ fn for_dump_collects_sockets_of_every_walked_namespace() {
     let t = ctx.sockets(ns).unwrap();
     assert!(t.lookup(zoo.facts["pair_a"] as u32).is_some());
     assert!(t.collected("unix") && t.collected("tcp4") && t.collected("netlink"));
-    assert_eq!(ctx.net_namespaces().len(), 1, "the root's net ns differs from ours: only it is walked");
+    assert_eq!(ctx.net_namespaces().unwrap().len(), 1, "the root's net ns differs from ours: only it is walked");
 }
 
 /// The unix datagrams parsed on the second worker: a dump whose receiver
