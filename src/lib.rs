@@ -18,6 +18,9 @@ pub mod userns;
 #[doc(hidden)]
 pub mod ffi;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -389,6 +392,47 @@ mod tests {
         let mnt = t.root_ns(NsKind::Mnt).unwrap();
         assert_eq!(ctx.namespace(mnt.id, NsKind::Mnt).unwrap().kid, mnt.kid);
         assert_eq!(ctx.namespace(mnt.id, NsKind::Net).unwrap_err().errno(), libc::EINVAL);
+    }
+
+    /// A tree on a fake procfs: root 100 in a user and a mount namespace
+    /// of its own, with maps and a one-line mountinfo.
+    fn fake_tree(d: &Path) {
+        use crate::testing::{fake_ns, fake_task};
+        fake_ns(d, "thread-self", &[(NsKind::Mnt, 5), (NsKind::User, 6)]);
+        fake_task(d, 100, 'S', &[]);
+        fake_ns(d, "100", &[(NsKind::Mnt, 15), (NsKind::User, 16)]);
+        std::fs::write(d.join("100/uid_map"), "0 100000 65536\n").unwrap();
+        std::fs::write(d.join("100/gid_map"), "0 100000 65536\n").unwrap();
+        std::fs::write(d.join("100/mountinfo"), "1 0 0:40 / / rw,relatime - tmpfs t rw,uid=100005\n").unwrap();
+    }
+
+    #[test]
+    fn a_failed_collection_leaves_nothing_of_the_one_before() {
+        let d = crate::testing::temp_dir("stale");
+        fake_tree(&d);
+        let mut ctx = Context::with_proc_root(100, ProcRoot::new(&d)).unwrap();
+        ctx.collect_namespaces(false).unwrap();
+        let user = ctx.namespaces().unwrap().root_ns(NsKind::User).unwrap().id;
+        let mnt = ctx.namespaces().unwrap().root_ns(NsKind::Mnt).unwrap().id;
+        assert_eq!(ctx.user_maps(user).unwrap().uid_map[0].lower_first, 100000);
+        // The mount rules translate uid= with the maps the user collector read.
+        assert_eq!(ctx.mount_namespace(mnt).unwrap().root().options, b"uid=5");
+        // The root's mountinfo turns bad: the next collection gets past the
+        // user step and fails in the mount step.
+        std::fs::write(d.join("100/mountinfo"), "not a mountinfo line\n").unwrap();
+        assert_eq!(ctx.collect_namespaces(false).unwrap_err().errno(), libc::EBADMSG);
+        assert_eq!(ctx.namespaces().unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.tree().unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.user_maps(user).unwrap_err().errno(), libc::ENOENT, "no stale user maps");
+        assert!(ctx.user_namespaces().is_empty() && ctx.dumped_user_ns().is_none());
+        assert_eq!(ctx.mount_namespaces().unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.mount_namespace(mnt).unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.net_namespaces().unwrap_err().errno(), libc::ENODATA);
+        // A good collection again brings everything back.
+        std::fs::write(d.join("100/mountinfo"), "1 0 0:40 / / rw,relatime - tmpfs t rw\n").unwrap();
+        ctx.collect_namespaces(false).unwrap();
+        assert_eq!(ctx.user_maps(user).unwrap().gid_map.len(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

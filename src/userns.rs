@@ -361,7 +361,7 @@ mod tests {
 
     #[test]
     fn parses_the_criu_fixture_maps() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/userns-mounts");
+        let dir = crate::testing::fixture_dir("userns-mounts");
         let uid = parse_id_map(&std::fs::read(dir.join("uid_map.txt")).unwrap(), "uid_map.txt").unwrap();
         let gid = parse_id_map(&std::fs::read(dir.join("gid_map.txt")).unwrap(), "gid_map.txt").unwrap();
         assert_eq!(uid, vec![ext(0, 0, 1), ext(1, 500000, 65535)]);
@@ -400,6 +400,7 @@ mod tests {
 
     #[test]
     fn own_maps_read_and_check_passes_for_own_namespace() {
+        crate::needs_root!();
         let proc = ProcRoot::default();
         let me = std::process::id() as i32;
         let maps = read_id_maps(&proc, me).unwrap();
@@ -414,6 +415,7 @@ mod tests {
 
     #[test]
     fn dump_and_read_back_a_real_user_namespace() {
+        crate::needs_root!();
         use std::io::{BufRead, BufReader, Write};
         use std::process::{Command, Stdio};
         // A child in new user + net namespaces with 3-extent maps written by
@@ -436,7 +438,7 @@ mod tests {
         std::fs::write(format!("/proc/{pid}/uid_map"), "0 100000 10\n10 200000 5\n100 300000 1000\n").unwrap();
         std::fs::write(format!("/proc/{pid}/setgroups"), "deny").unwrap();
         std::fs::write(format!("/proc/{pid}/gid_map"), "0 110000 10\n10 210000 5\n100 310000 1000\n").unwrap();
-        let d = crate::pstree::tests::temp_dir("userns-dump");
+        let d = crate::testing::temp_dir("userns-dump");
         let dir = image::open_dir(&d).unwrap();
         let proc = ProcRoot::default();
         let tree = crate::pstree::collect_tree(&proc, pid, &Logger::default()).unwrap();

@@ -161,8 +161,7 @@ mod tests {
     use std::os::fd::AsFd;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/userns-mounts").join(name);
-        std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+        crate::testing::fixture("userns-mounts", name)
     }
 
     fn ext(first: u32, lower_first: u32, count: u32) -> UidGidExtent {
@@ -198,7 +197,7 @@ mod tests {
 
     #[test]
     fn write_is_atomic_and_replaces_a_planted_symlink() {
-        let d = crate::pstree::tests::temp_dir("image");
+        let d = crate::testing::temp_dir("image");
         let dir = open_dir(&d).unwrap();
         let victim = d.join("victim");
         std::fs::write(&victim, b"keep").unwrap();

@@ -3,10 +3,10 @@
 
 use super::*;
 use crate::image::pb::MntEntry;
+use crate::testing::NsShell;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/userns-mounts").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+    crate::testing::fixture("userns-mounts", name)
 }
 
 /// A namespace from fixture text through the production step
@@ -243,75 +243,8 @@ fn image_round_trips_and_refuses_damage() {
     assert!(image::decode(&bytes[..bytes.len() - 3], "m.img").is_err());
 }
 
-/// Live namespaces: a shell in a new private mount namespace builds the
-/// mounts, then waits on stdin; dropping the guard ends it (and with it
-/// the namespace and every mount in it) and removes the base directory.
-pub(crate) mod live {
-    use std::io::{BufRead, BufReader};
-    use std::process::Command;
-
-    /// The shell is started through an intermediate that exits at once, so
-    /// it is not our descendant: other tests that collect this process's
-    /// own tree never see its namespace.
-    pub struct NsShell {
-        pid: i32,
-        ctl: Option<std::process::ChildStdin>,
-        dir: std::path::PathBuf,
-        pub base: std::path::PathBuf,
-    }
-
-    impl NsShell {
-        pub fn start(tag: &str, script: &str) -> NsShell {
-            use std::process::Stdio;
-            let dir = std::env::temp_dir().join(format!("criurs-mnt-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            let base = dir.join("base");
-            std::fs::create_dir_all(&base).unwrap();
-            let full = format!("set -e\nB=\"$1\"\n{script}\necho \"$$ ready\"\nread x || true\n");
-            // setsid -f forks and returns: the shell is reparented away.
-            let mut setsid = Command::new("setsid")
-                .args(["-f", "unshare", "--mount", "--propagation", "private", "sh", "-c", &full, "sh"])
-                .arg(&base)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("setsid and unshare are installed (util-linux)");
-            let ctl = setsid.stdin.take();
-            let out = setsid.stdout.take().unwrap();
-            let _ = setsid.wait();
-            let mut line = String::new();
-            BufReader::new(out).read_line(&mut line).unwrap();
-            let pid = line.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            let shell = NsShell { pid, ctl, dir, base };
-            assert!(line.trim().ends_with("ready") && pid > 0, "the namespace script failed (run as root): {line:?}");
-            shell
-        }
-
-        pub fn pid(&self) -> i32 {
-            self.pid
-        }
-    }
-
-    impl Drop for NsShell {
-        fn drop(&mut self) {
-            drop(self.ctl.take()); // EOF: the script's `read` returns and it exits
-            if self.pid <= 0 {
-                return;
-            }
-            for _ in 0..500 {
-                match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-                    Ok(stat) if !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z') => {
-                        std::thread::sleep(std::time::Duration::from_millis(10))
-                    }
-                    _ => break,
-                }
-            }
-            let _ = std::fs::remove_dir(&self.base);
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    pub const SCRIPT: &str = r#"
+/// The mounts the live test builds under $B (the shell's base).
+const LIVE_SCRIPT: &str = r#"
 mount -t tmpfs -o size=4m base "$B"
 mkdir "$B/t1" "$B/bind1" "$B/bindsub" "$B/shared" "$B/peer" "$B/slave" "$B/unb" "$B/over" "$B/del" "$B/proc"
 mkdir "$B/sp ace" "$(printf '%s/t\tab' "$B")" "$B/back\\slash" "$(printf '%s/new\nline' "$B")"
@@ -333,7 +266,6 @@ rmdir "$B/t1/gone"
 mount -t proc proc "$B/proc"
 for d in "$B/sp ace" "$(printf '%s/t\tab' "$B")" "$B/back\\slash" "$(printf '%s/new\nline' "$B")"; do mount -t tmpfs -o size=64k odd "$d"; done
 "#;
-}
 
 /// Mount points outside `base` other than "/" marked external, as a
 /// caller would with --external: the host's mounts copied into the
@@ -360,7 +292,8 @@ fn findmnt_flat(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
 fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
     use crate::Context;
     use std::os::unix::ffi::OsStrExt;
-    let sh = live::NsShell::start("live", live::SCRIPT);
+    crate::needs_root!();
+    let sh = NsShell::start("live", LIVE_SCRIPT);
     let base = sh.base.as_os_str().as_bytes().to_vec();
     let mut ctx = Context::new(sh.pid()).unwrap();
     ctx.set_external_mounts(host_mounts_as_external(sh.pid(), &base)).unwrap();
@@ -451,7 +384,7 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
     }
 
     // The image, decoded by CRIU's crit.
-    let dir = crate::pstree::tests::temp_dir("mntimg");
+    let dir = crate::testing::temp_dir("mntimg");
     ctx.set_images_dir(&dir).unwrap();
     ctx.dump_mnt_ns(ns_id).unwrap();
     let back = ctx.read_mnt_image(ns_id).unwrap();
@@ -486,6 +419,7 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
 
 #[test]
 fn own_namespace_is_collected_without_validation() {
+    crate::needs_root!();
     let me = std::process::id() as i32;
     let mut ctx = crate::Context::new(me).unwrap();
     ctx.collect_namespaces(true).unwrap();

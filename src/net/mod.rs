@@ -153,7 +153,7 @@ struct Prepared {
 }
 
 fn prepare(net: &NetNs) -> Result<Prepared> {
-    let (sockets, tables) = run_in_namespace(&net.ns_fd, NsKind::Net, || {
+    let inside = || {
         let sockets = [NlSocket::new(Protocol::SOCK_DIAG)?, NlSocket::new(Protocol::SOCK_DIAG)?];
         let tables = plan::prepared()
             .into_iter()
@@ -163,7 +163,10 @@ fn prepare(net: &NetNs) -> Result<Prepared> {
             })
             .collect::<Vec<_>>();
         Ok((sockets, tables))
-    })?;
+    };
+    // The caller's own namespace needs no helper thread (nor the
+    // CAP_SYS_ADMIN that setns asks for), as in prep_ns_sockets.
+    let (sockets, tables) = if net.ns_type == NsType::Own { inside() } else { run_in_namespace(&net.ns_fd, NsKind::Net, inside) }?;
     // Our own sockets in the namespace (CRIU's seqpacket socket and the
     // two diag sockets) are tools of the collection, not the tree's.
     let ours = [net.seq_socket(), sockets[0].as_fd(), sockets[1].as_fd()]

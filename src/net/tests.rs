@@ -232,7 +232,7 @@ fn zoo_child(dir: &std::path::Path, report: &mut std::fs::File) -> std::io::Resu
 }
 
 pub(crate) fn spawn_zoo() -> Zoo {
-    let dir = crate::pstree::tests::temp_dir("sockzoo");
+    let dir = crate::testing::temp_dir("sockzoo");
     let (report_r, report_w) = nix::unistd::pipe().unwrap();
     let (hold_r, hold_w) = nix::unistd::pipe().unwrap();
     // SAFETY: the child only makes sockets and writes to pipes, then
@@ -294,6 +294,7 @@ fn ss_lines(pid: i32) -> Vec<String> {
 
 #[test]
 fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
+    crate::needs_root!();
     let before = own_net_ns();
     let zoo = spawn_zoo();
     let f = |k: &str| *zoo.facts.get(k).unwrap_or_else(|| panic!("no fact {k}")) as u32;
@@ -463,6 +464,7 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
 
 #[test]
 fn failing_calls_leave_the_caller_in_its_namespace() {
+    crate::needs_root!();
     let before = own_net_ns();
     let zoo = spawn_zoo();
     let mut ctx = Context::new(zoo.pid).unwrap();
@@ -483,6 +485,7 @@ fn failing_calls_leave_the_caller_in_its_namespace() {
 
 #[test]
 fn for_dump_collects_sockets_of_every_walked_namespace() {
+    crate::needs_root!();
     let zoo = spawn_zoo();
     let mut ctx = Context::new(zoo.pid).unwrap();
     ctx.collect_namespaces(true).unwrap();
