@@ -14,7 +14,7 @@
 //! - binfmt_misc: CRIU's temporary binfmt_misc mount (`mount_cr_time_mount`
 //!   under CONFIG_BINFMT_MISC_VIRTUALIZED) only adds an entry with mnt_id 0
 //!   that `dump_one_mountpoint` skips, so it never reaches the image; on
-//!   kernels that sandbox binfmt_misc per user namespace (6.7+, here 6.18)
+//!   kernels that sandbox binfmt_misc per user namespace (6.7 and later)
 //!   CRIU 4 reads the registrations through a detached mount in a child
 //!   for a separate image (binfmt-misc.img), not part of this stage. We
 //!   therefore mount nothing, ever: nothing can be left behind.
