@@ -4,7 +4,8 @@
 //!
 //! The diag sockets (and the SOCK_SEQPACKET unix socket CRIU keeps for
 //! later) are made inside the target namespace by a short-lived thread
-//! and stay bound to it. The families are then dumped concurrently on
+//! (in the caller's own namespace, by the calling thread) and stay bound
+//! to it. The families are then dumped concurrently on
 //! two sockets from the caller's namespace, two worker threads taking
 //! the next request as they get free (big ones first), as the typed
 //! plan in [`plan`] orders them.
@@ -24,10 +25,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::error::{Error, Result};
 use crate::log::Logger;
 use crate::netlink::{process_datagram, NlSocket, Protocol, UnknownAttrs};
-use plan::{Source, When};
 use crate::ns::enter::{open_ns, run_in_namespace};
 use crate::ns::{NsEntry, NsKind, NsTable, NsType};
 use crate::pstree::ProcRoot;
+use plan::{Source, When};
 
 pub use diag::DiagRequest;
 pub use procnet::ProcTable;
