@@ -83,7 +83,7 @@ pub fn fixture_dir(set: &str) -> PathBuf {
 /// mounts of a script, then waits on stdin; dropping the guard ends it
 /// (and with it the namespace and every mount in it) and removes the
 /// base directory. Needs root.
-
+///
 /// The shell is started through an intermediate that exits at once, so
 /// it is not our descendant: other tests that collect this process's
 /// own tree never see its namespace.
