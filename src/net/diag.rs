@@ -101,7 +101,7 @@ pub mod inet_diag_req_v2 {
 }
 
 /// `struct packet_diag_req` and `struct netlink_diag_req`, one layout:
-/// family, protocol, pad, ino, show, cookie[2].
+/// family, protocol, pad, ino, show, `cookie[2]`.
 pub mod family_diag_req {
     use super::{U32, U8};
     pub const LEN: usize = 20;

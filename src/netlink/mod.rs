@@ -54,7 +54,7 @@ impl Protocol {
 
 /// One kind of dump: what is sent and what comes back. The entries of
 /// the protocol rooms' lists (`net::DiagRequest::kind`,
-/// [`route::RouteDump::ALL`]) are values of this type.
+/// [`route::ALL`]) are values of this type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DumpKind {
     /// For messages: "unix", "tcp4", "link", ...
