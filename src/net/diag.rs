@@ -15,9 +15,10 @@
 //! - not the crate's header views (`UnixResponseHeader::parse`,
 //!   `InetResponseHeader::parse`) for the fixed part of each reply:
 //!   19-24 µs for 2,006 unix headers against 6.7-8.3 µs with the named
-//!   fields below, and 14-17 µs for 402 TCP headers against 4.8-6.0 µs
-//!   (whole TCP parse: 38-42 µs with the crate's view against 13-20 µs);
-//!   its inet view also folds timer, retransmits and expiry into an
+//!   fields below, and 14-17 µs for 402 TCP headers against 4.8-6.0 µs:
+//!   some 7 ns more per unix reply (+15% on a whole unix parse of 90-96
+//!   µs) and 25 ns more per TCP one (+50-75% on 13-20 µs); its inet view
+//!   also folds timer, retransmits and expiry into an
 //!   `Option<Timer>` that drops the retransmit count of a keepalive or
 //!   probe timer;
 //! - not the crate's whole-message parsers (`UnixResponse::parse`,
