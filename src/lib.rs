@@ -171,7 +171,8 @@ impl Context {
     /// and `pid` must live in it. Nothing is written on failure.
     pub fn dump_user_ns(&mut self, pid: i32, ns_id: u32) -> Result<()> {
         let table = self.collected.as_ref().map(|c| &c.namespaces);
-        let maps = userns::dump_user_ns(&self.proc, pid, ns_id, table, self.images_dir()?)
+        let dir = self.images_dir.as_ref().map(|fd| fd.as_fd());
+        let maps = userns::dump_user_ns(&self.proc, pid, ns_id, table, dir)
             .with_context(|| format!("dump user namespace {ns_id} of pid {pid}"))?;
         self.user_mut().maps.insert(ns_id, maps);
         Ok(())

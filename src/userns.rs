@@ -268,11 +268,13 @@ pub fn check_target(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTabl
     Ok(())
 }
 
-/// CRIU's `dump_user_ns`: checks the target ([`check_target`]), reads
-/// the maps of `pid`, checks them, and writes `userns-<ns_id>.img` into
-/// `dir`. Nothing is written on failure.
-pub fn dump_user_ns(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTable>, dir: BorrowedFd<'_>) -> Result<IdMaps> {
+/// CRIU's `dump_user_ns`: checks the target ([`check_target`]), then
+/// that there is an images directory, reads the maps of `pid`, checks
+/// them, and writes `userns-<ns_id>.img` into `dir`. Nothing is written
+/// on failure.
+pub fn dump_user_ns(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTable>, dir: Option<BorrowedFd<'_>>) -> Result<IdMaps> {
     check_target(proc, pid, ns_id, table)?;
+    let dir = dir.ok_or_else(|| Error::invalid("no images directory set on the context"))?;
     let maps = read_id_maps(proc, pid)?;
     check_user_ns(proc, pid, &maps, table)?;
     write_image(dir, ns_id, &maps)?;
