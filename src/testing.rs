@@ -68,9 +68,15 @@ pub fn fake_ns(root: &Path, who: &str, kinds: &[(NsKind, u64)]) {
     }
 }
 
-/// A file of the CRIU 4.2 fixtures: `set` is "userns-mounts" or
+/// A file of CRIU 4.2's userns-mounts fixture (a tree in its own user
+/// and mount namespaces: maps, mountinfo, CRIU's images).
+pub fn fixture(name: &str) -> Vec<u8> {
+    fixture_in("userns-mounts", name)
+}
+
+/// A file of one CRIU 4.2 fixture: `set` is "userns-mounts" or
 /// "ns-sockets" (tests/fixtures/criu-4.2/SET/NAME).
-pub fn fixture(set: &str, name: &str) -> Vec<u8> {
+pub fn fixture_in(set: &str, name: &str) -> Vec<u8> {
     let path = fixture_dir(set).join(name);
     fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }

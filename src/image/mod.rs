@@ -158,11 +158,8 @@ pub fn dup_dir(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 mod tests {
     use super::pb::{UidGidExtent, UsernsEntry};
     use super::*;
+    use crate::testing::fixture;
     use std::os::fd::AsFd;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        crate::testing::fixture("userns-mounts", name)
-    }
 
     fn ext(first: u32, lower_first: u32, count: u32) -> UidGidExtent {
         UidGidExtent { first, lower_first, count }

@@ -3,11 +3,7 @@
 
 use super::*;
 use crate::image::pb::MntEntry;
-use crate::testing::NsShell;
-
-fn fixture(name: &str) -> Vec<u8> {
-    crate::testing::fixture("userns-mounts", name)
-}
+use crate::testing::{fixture, NsShell};
 
 /// A namespace from fixture text through the production step
 /// (`build_namespace`), with a live collection's rules: no user or
