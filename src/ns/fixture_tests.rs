@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::log::Logger;
 use crate::ns::{NsKind, NsTable};
-use crate::pstree::tests::{fake_task, temp_dir};
+use crate::testing::{fake_task, temp_dir};
 use crate::pstree::{collect_tree, ProcRoot};
 
 fn fixtures() -> PathBuf {

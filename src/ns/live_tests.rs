@@ -83,6 +83,7 @@ fn kid_of(pid: i32, link: &str) -> u64 {
 
 #[test]
 fn time_namespace_takes_its_id_before_mnt() {
+    crate::needs_root!();
     let script = format!(
         "exec unshare --fork --pid --mount --net --uts --ipc --time --propagation private sh -c '{}; echo ready; read x'",
         announce("root")
@@ -108,6 +109,7 @@ fn time_namespace_takes_its_id_before_mnt() {
 
 #[test]
 fn walk_meets_the_childs_namespaces_before_the_callers() {
+    crate::needs_root!();
     let script = format!(
         "unshare --net --mount --propagation private sh -c '{}; exec sleep 1000' & child=$!\n{}; echo ready; read x; kill $child",
         announce("child"),
@@ -122,7 +124,7 @@ fn walk_meets_the_childs_namespaces_before_the_callers() {
     let own_net = table.walk(NsKind::Net).last().unwrap().id;
     assert_eq!(table.by_id(own_net).unwrap().ns_type, NsType::Own);
     // CRIU's log: "Collecting netns <child>" and then "Collecting netns 2".
-    assert_eq!(ctx.net_namespaces().iter().map(|n| n.id).collect::<Vec<_>>(), vec![child_net, 2]);
+    assert_eq!(ctx.net_namespaces().unwrap().iter().map(|n| n.id).collect::<Vec<_>>(), vec![child_net, 2]);
     assert_eq!(
         ctx.mount_namespaces().unwrap().namespaces().iter().map(|m| m.ns_id).collect::<Vec<_>>(),
         vec![child_mnt, 6],
@@ -142,6 +144,7 @@ fn nested_tree(inner: &str) -> LiveTree {
 
 #[test]
 fn nested_uts_namespace_is_refused_with_criu_reason() {
+    crate::needs_root!();
     let tree = nested_tree(&format!("unshare --uts sh -c \"{}; exec sleep 1000\"", announce("child").replace('$', "\\$")));
     let mut ctx = Context::new(tree.pid("root")).unwrap();
     let e = ctx.collect_namespaces(true).unwrap_err();
@@ -157,6 +160,7 @@ fn nested_uts_namespace_is_refused_with_criu_reason() {
 
 #[test]
 fn nested_pid_namespace_is_refused_with_criu_reason() {
+    crate::needs_root!();
     let tree =
         nested_tree(&format!("unshare --fork --pid sh -c \"{}; exec sleep 1000\"", announce("child").replace('$', "\\$")));
     let mut ctx = Context::new(tree.pid("root")).unwrap();
@@ -167,6 +171,7 @@ fn nested_pid_namespace_is_refused_with_criu_reason() {
 
 #[test]
 fn a_root_that_is_not_init_of_its_pid_namespace_needs_the_namespace_external() {
+    crate::needs_root!();
     let script = format!(
         "exec unshare --fork --pid --mount --propagation private sh -c 'sh -c \"{}; exec sleep 1000\" & echo ready; read x'",
         announce("root").replace('$', "\\$")

@@ -74,10 +74,6 @@ impl NsKind {
     pub fn from_clone_flag(flag: u32) -> Option<NsKind> {
         NsKind::ALL.into_iter().find(|k| k.clone_flag() == flag)
     }
-
-    pub fn from_name(name: &str) -> Option<NsKind> {
-        NsKind::ALL.into_iter().find(|k| k.name() == name)
-    }
 }
 
 /// Whose namespace it is, as CRIU's `enum ns_type`.
@@ -417,18 +413,9 @@ impl NsTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pstree::tests::{fake_task, temp_dir};
-    use crate::pstree::{collect_tree, ProcRoot};
+    use crate::testing::{fake_ns, fake_task, temp_dir};
     use std::os::unix::fs::symlink;
-    use std::path::Path;
-
-    fn fake_ns(root: &Path, who: &str, kinds: &[(NsKind, u64)]) {
-        let dir = root.join(who).join("ns");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (kind, kid) in kinds {
-            symlink(format!("{}:[{kid}]", kind.name()), dir.join(kind.name())).unwrap();
-        }
-    }
+    use crate::pstree::{collect_tree, ProcRoot};
 
     #[test]
     fn parses_link_targets_strictly() {
