@@ -50,7 +50,7 @@ examples: lib
 	$(CC) $(CFLAGS_STRICT) -Iinclude -o $(RELEASE)/examples/show_tree examples/show_tree.c $(C_LINK)
 
 test-rust:
-	$(CARGO) test --release --locked
+	CRIURS_ROOT_TESTS=required $(CARGO) test --release --locked
 
 test-c: $(C_TESTS)
 	CRIURS_LIB=$(abspath $(RELEASE))/libcriurs.so c-tests/run $(C_TESTS)

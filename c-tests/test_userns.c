@@ -183,6 +183,15 @@ int main(void)
 	unlink(img);
 	rc = criurs_dump_user_ns(ctx, c, 4242);
 	ok(rc == -ESRCH && count_files(dir) == 0, "exited pid: -ESRCH, nothing written (%s)", criurs_ctx_last_error(ctx));
+
+	/* A failed collection leaves nothing of the ones before it. */
+	ok(same_map(ctx, root_user.id, CRIURS_UID_MAP, want_uid), "maps of the last collection before the next one");
+	size_t cnt = 99;
+	rc = criurs_collect_namespaces(ctx, false);
+	ok(rc == -ESRCH, "collecting the exited root: -ESRCH (%d)", rc);
+	ok(criurs_userns_extent_count(ctx, root_user.id, CRIURS_UID_MAP, &cnt) == -ENOENT && cnt == 99,
+	   "no stale uid map after the failure");
+	ok(criurs_ns_count(ctx, &cnt) == -ENODATA && cnt == 99, "no stale namespace table after the failure");
 	criurs_ctx_free(ctx);
 
 	/* A tree in our own user namespace: nothing to dump. */

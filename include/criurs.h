@@ -354,9 +354,13 @@ int criurs_collect_sockets(struct criurs_ctx *ctx, uint32_t ns_id);
 // -ENODATA when they were not collected.
 int criurs_sk_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
 
-// Copies socket number `index` (0 <= index < count, in a stable order:
-// unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw, ping, packet,
-// netlink) to `*out`. -ENOENT past the end.
+// Copies socket number `index` (0 <= index < count) to `*out`. The
+// order is stable: by source, in the order collection sends its
+// requests (unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw4,
+// raw6, proc-raw, proc-raw6, proc-icmp, proc-icmp6, packet, netlink:
+// raw sockets from /proc/net/raw{,6} when the kernel has no raw_diag,
+// ping sockets from /proc/net/icmp{,6}), and within one source the
+// kernel's order. -ENOENT past the end.
 int criurs_sk_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_sk_info *out);
 
 // Finds the socket with inode `ino` in `ns_id` (CRIU's lookup_socket).

@@ -20,6 +20,9 @@ pub mod userns;
 #[doc(hidden)]
 pub mod ffi;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -38,15 +41,32 @@ pub struct Context {
     proc: ProcRoot,
     log: Logger,
     images_dir: Option<OwnedFd>,
-    tree: Option<ProcessTree>,
-    namespaces: Option<NsTable>,
+    /// The caller's mount choices (externals, skips, filesystems), for
+    /// the next collection.
+    mount_config: mount::MountConfig,
+    /// The namespaces and sockets the caller declared external (mounts
+    /// and devices live in `mount_config`).
+    externals: external::Externals,
+    /// The last successful collection, as one value: a collection builds
+    /// a new one and swaps it in only when every step succeeded, and a
+    /// failed one leaves none, so no earlier result stays visible.
+    collected: Option<Collected>,
+    /// User-namespace maps dumped or loaded with no collection in the
+    /// context (dropped, as everything, by the next collection).
+    loose_user: userns::UserNamespaces,
+}
+
+/// What one `collect_namespaces` found.
+#[derive(Debug)]
+struct Collected {
+    tree: ProcessTree,
+    namespaces: NsTable,
     user: userns::UserNamespaces,
     mnt: mount::MountNamespaces,
     net: net::NetNamespaces,
     /// Network configuration read by `collect_net_config` / `dump_net_ns`,
     /// by namespace id.
     net_config: std::collections::BTreeMap<u32, netdev::NetConfig>,
-    externals: external::Externals,
 }
 
 impl Context {
@@ -64,13 +84,10 @@ impl Context {
             proc,
             log: Logger::default(),
             images_dir: None,
-            tree: None,
-            namespaces: None,
-            user: Default::default(),
-            mnt: Default::default(),
-            net: Default::default(),
-            net_config: Default::default(),
+            mount_config: Default::default(),
             externals: Default::default(),
+            collected: None,
+            loose_user: Default::default(),
         })
     }
 
@@ -122,41 +139,50 @@ impl Context {
     }
 
     fn collect(&mut self, for_dump: bool, collectors: Collectors) -> Result<()> {
-        self.tree = None;
-        self.namespaces = None;
+        // Nothing from before survives a collection, failed or not.
+        self.collected = None;
+        self.loose_user = Default::default();
         let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
-        let table = NsTable::build(&self.proc, &tree, &self.log)?;
-        self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
+        let namespaces = NsTable::build(&self.proc, &tree, &self.log)?;
+        self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), namespaces.len(), self.root_pid));
         if for_dump {
             // CRIU refuses these in collect_pstree_ids and dump_namespaces;
             // criurs refuses them before anything is written.
-            if let Some(refusal) = table.refusals().first() {
+            if let Some(refusal) = namespaces.refusals().first() {
                 return Err(refusal.to_error());
             }
-            ns::pidns::check_root_is_init(&self.proc, &table, self.root_pid, &self.externals)?;
+            ns::pidns::check_root_is_init(&self.proc, &namespaces, self.root_pid, &self.externals)?;
         }
         let all = collectors == Collectors::All;
-        let images = if for_dump { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
-        let user = if all {
-            userns::collect_user_namespaces(&self.proc, &table, &self.log, for_dump, images)?
-        } else {
-            Default::default()
-        };
-        let mnt = mount::collect_mnt_namespaces(&self.proc, &table, &self.log, for_dump, self.mnt.config())?;
-        let net = if all { net::collect_net_namespaces(&self.proc, &table, &self.log, for_dump)? } else { Default::default() };
-        if let (true, Some(dir)) = (for_dump && all, images) {
-            for (ns_id, key) in ns::pidns::external_pid_namespaces(&table, &self.externals) {
+        // Without the dump (the mount-only step) the user collector only
+        // reads maps: the mount rules need the root's.
+        let images = if for_dump && all { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
+        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images)?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, &namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(&namespaces))?;
+        let net = if all { net::collect_net_namespaces(&self.proc, &namespaces, &self.log, for_dump)? } else { Default::default() };
+        if let Some(dir) = images {
+            for (ns_id, key) in ns::pidns::external_pid_namespaces(&namespaces, &self.externals) {
                 ns::pidns::write_image(dir, ns_id, key)?;
                 self.log.info("ns", format_args!("wrote {}: external pid namespace", ns::pidns::image_name(ns_id)));
             }
         }
-        self.tree = Some(tree);
-        self.namespaces = Some(table);
-        self.user = user;
-        self.mnt = mnt;
-        self.net = net;
-        self.net_config.clear();
+        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default() });
         Ok(())
+    }
+
+    fn collected(&self) -> Result<&Collected> {
+        self.collected.as_ref().ok_or_else(not_collected)
+    }
+
+    fn user(&self) -> &userns::UserNamespaces {
+        self.collected.as_ref().map_or(&self.loose_user, |c| &c.user)
+    }
+
+    fn user_mut(&mut self) -> &mut userns::UserNamespaces {
+        match &mut self.collected {
+            Some(c) => &mut c.user,
+            None => &mut self.loose_user,
+        }
     }
 
     // ---- user namespaces ----
@@ -167,33 +193,18 @@ impl Context {
     /// namespace table is collected, `ns_id` must name a user namespace
     /// and `pid` must live in it. Nothing is written on failure.
     pub fn dump_user_ns(&mut self, pid: i32, ns_id: u32) -> Result<()> {
-        pstree::check_pid(pid)?;
-        if ns_id == 0 {
-            return Err(Error::invalid("namespace id 0 does not exist (ids start at 1)"));
-        }
-        if let Some(table) = &self.namespaces {
-            if let Some(ns) = table.by_id(ns_id) {
-                if ns.kind != NsKind::User {
-                    return Err(Error::invalid(format!("namespace {ns_id} is a {} namespace, not user", ns.kind.name())));
-                }
-                let kid = ns::read_ns_kid(&self.proc, &pid.to_string(), NsKind::User)?
-                    .ok_or_else(|| Error::new(libc::ESRCH, format!("pid {pid} does not exist or exited")))?;
-                if kid != ns.kid {
-                    return Err(Error::invalid(format!("pid {pid} is not in user namespace {ns_id}")));
-                }
-            }
-        }
-        let dir = self.images_dir()?;
-        let maps = userns::dump_user_ns(&self.proc, pid, ns_id, self.namespaces.as_ref(), dir)
+        let table = self.collected.as_ref().map(|c| &c.namespaces);
+        let dir = self.images_dir.as_ref().map(|fd| fd.as_fd());
+        let maps = userns::dump_user_ns(&self.proc, pid, ns_id, table, dir)
             .with_context(|| format!("dump user namespace {ns_id} of pid {pid}"))?;
-        self.user.maps.insert(ns_id, maps);
+        self.user_mut().maps.insert(ns_id, maps);
         Ok(())
     }
 
     /// The uid/gid maps known for user namespace `ns_id` (collected,
     /// dumped or loaded from an image).
     pub fn user_maps(&self, ns_id: u32) -> Result<&userns::IdMaps> {
-        self.user
+        self.user()
             .maps
             .get(&ns_id)
             .ok_or_else(|| Error::new(libc::ENOENT, format!("no uid/gid maps for user namespace {ns_id} in this context")))
@@ -202,30 +213,31 @@ impl Context {
     /// The user namespace whose image the last `collect_namespaces(true)`
     /// wrote (CRIU dumps the root's when it is not the caller's).
     pub fn dumped_user_ns(&self) -> Option<u32> {
-        self.user.dumped
+        self.user().dumped
     }
 
     /// Every user namespace with maps, by id.
     pub fn user_namespaces(&self) -> &std::collections::BTreeMap<u32, userns::IdMaps> {
-        &self.user.maps
+        &self.user().maps
     }
 
     /// Reads `userns-<ns_id>.img` from the images directory into the
     /// context, replacing what was known for `ns_id`.
     pub fn load_user_ns_image(&mut self, ns_id: u32) -> Result<&userns::IdMaps> {
         let maps = userns::read_image(self.images_dir()?, ns_id)?;
-        self.user.maps.insert(ns_id, maps);
-        Ok(&self.user.maps[&ns_id])
+        let user = self.user_mut();
+        user.maps.insert(ns_id, maps);
+        Ok(&user.maps[&ns_id])
     }
 
     /// The process tree of the last successful collection.
     pub fn tree(&self) -> Result<&ProcessTree> {
-        self.tree.as_ref().ok_or_else(not_collected)
+        Ok(&self.collected()?.tree)
     }
 
     /// The namespace table of the last successful collection.
     pub fn namespaces(&self) -> Result<&NsTable> {
-        self.namespaces.as_ref().ok_or_else(not_collected)
+        Ok(&self.collected()?.namespaces)
     }
 
     /// The namespace with small id `ns_id`, which must be of `kind`.
@@ -245,20 +257,19 @@ impl Context {
 impl Context {
     /// External mounts, skips and enabled filesystems for the next collection.
     pub fn mount_config(&self) -> &mount::MountConfig {
-        self.mnt.config()
+        &self.mount_config
     }
 
     /// All collected mount namespaces with their sharing.
     pub fn mount_namespaces(&self) -> Result<&mount::MountNamespaces> {
-        self.namespaces()?;
-        Ok(&self.mnt)
+        Ok(&self.collected()?.mnt)
     }
 
     /// The collected mount namespace `ns_id`: records in mount order,
     /// tree access, sharing. -ENOENT when the walk did not collect it.
     pub fn mount_namespace(&self, ns_id: u32) -> Result<&mount::MountNamespace> {
         self.namespace(ns_id, NsKind::Mnt)?;
-        self.mnt.get(ns_id).ok_or_else(|| {
+        self.collected()?.mnt.get(ns_id).ok_or_else(|| {
             Error::new(
                 libc::ENOENT,
                 format!("mount namespace {ns_id} was not collected (CRIU's walk skips the caller's own when the root's differs)"),
@@ -272,19 +283,19 @@ impl Context {
     where
         I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
     {
-        let mut config = self.mnt.config().clone();
+        let mut config = self.mount_config.clone();
         config.external_mounts.clear();
         for (path, key) in map {
             config.add_external_mount(&path, &key)?;
         }
-        *self.mnt.config_mut() = config;
+        self.mount_config = config;
         Ok(())
     }
 
     /// Marks the mount at `path` (as the namespace sees it) external with
     /// `key`, as `--external mnt[PATH]:KEY`. Applies from the next collection.
     pub fn add_external_mount(&mut self, path: &[u8], key: &[u8]) -> Result<()> {
-        self.mnt.config_mut().add_external_mount(path, key)
+        self.mount_config.add_external_mount(path, key)
     }
 
     /// Adds one `--external` spec, as CRIU spells it: `mnt[PATH]:KEY`,
@@ -292,7 +303,7 @@ impl Context {
     /// Applies from the next collection.
     pub fn add_external(&mut self, spec: &[u8]) -> Result<()> {
         match external::External::parse(spec)? {
-            external::External::Mount { .. } | external::External::Device { .. } => self.mnt.config_mut().add_external(spec),
+            external::External::Mount { .. } | external::External::Device { .. } => self.mount_config.add_external(spec),
             external::External::PidNs { kid, key } => {
                 self.externals.pid_ns.insert(kid, key);
                 Ok(())
@@ -318,18 +329,20 @@ impl Context {
         if path.first() != Some(&b'/') || path.contains(&0) {
             return Err(Error::invalid(format!("skip mount {:?} is not an absolute path", String::from_utf8_lossy(path))));
         }
-        self.mnt.config_mut().skip_mounts.insert(path.to_vec());
+        self.mount_config.skip_mounts.insert(path.to_vec());
         Ok(())
     }
 
     /// CRIU's `--enable-fs NAMES` ("all" or comma-separated types).
     pub fn enable_fs(&mut self, names: &[u8]) {
-        self.mnt.config_mut().auto_fs.add(names);
+        self.mount_config.auto_fs.add(names);
     }
 
     /// Only the mount step of `collect_namespaces`: process tree,
-    /// namespace table, mount namespaces (user and net are left empty).
-    /// What the mount benchmark times.
+    /// namespace table, the user maps the mount rules need, mount
+    /// namespaces (no user-namespace dump, no net). What the mount
+    /// benchmark times; built with the `bench` feature only.
+    #[cfg(feature = "bench")]
     pub fn collect_mount_namespaces(&mut self, for_dump: bool) -> Result<()> {
         self.collect(for_dump, Collectors::MountOnly)
     }
@@ -357,6 +370,7 @@ impl Context {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Collectors {
     All,
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     MountOnly,
 }
 
@@ -372,7 +386,8 @@ impl Context {
     /// that namespace; on failure it keeps none.
     pub fn collect_sockets(&mut self, ns_id: u32) -> Result<()> {
         let ns = self.namespace(ns_id, NsKind::Net)?.clone();
-        self.net.collect_sockets(&self.proc, &ns, &self.log)?;
+        let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
+        collected.net.collect_sockets(&self.proc, &ns, &self.log)?;
         Ok(())
     }
 
@@ -380,7 +395,7 @@ impl Context {
     /// `collect_sockets` (or by `collect_namespaces(true)`).
     pub fn sockets(&self, ns_id: u32) -> Result<&net::SocketTable> {
         self.namespace(ns_id, NsKind::Net)?;
-        self.net.get(ns_id).and_then(|n| n.sockets()).ok_or_else(|| {
+        self.collected()?.net.get(ns_id).and_then(|n| n.sockets()).ok_or_else(|| {
             Error::new(libc::ENODATA, format!("sockets of net namespace {ns_id} not collected yet: call collect_sockets first"))
         })
     }
@@ -394,8 +409,8 @@ impl Context {
     }
 
     /// The network namespaces prepared by the last collection.
-    pub fn net_namespaces(&self) -> &net::NetNamespaces {
-        &self.net
+    pub fn net_namespaces(&self) -> Result<&net::NetNamespaces> {
+        Ok(&self.collected()?.net)
     }
 }
 
@@ -429,8 +444,7 @@ impl Context {
             )));
         }
         let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
-        self.read_net_config(ns_id, true)?;
-        let config = &self.net_config[&ns_id];
+        let config = self.read_net_config(ns_id, true)?;
         let images = config.images().with_context(|| format!("dump net namespace {ns_id}"))?;
         let mut batch = image::Batch::new(dir.as_fd())?;
         for (name, bytes) in &images {
@@ -445,18 +459,19 @@ impl Context {
     /// namespace `ns_id`.
     pub fn net_config(&self, ns_id: u32) -> Result<&netdev::NetConfig> {
         self.namespace(ns_id, NsKind::Net)?;
-        self.net_config.get(&ns_id).ok_or_else(|| {
+        self.collected()?.net_config.get(&ns_id).ok_or_else(|| {
             Error::new(libc::ENODATA, format!("net namespace {ns_id} not read yet: call collect_net_config or dump_net_ns first"))
         })
     }
 
     fn read_net_config(&mut self, ns_id: u32, for_dump: bool) -> Result<&netdev::NetConfig> {
         let ns = self.namespace(ns_id, NsKind::Net)?.clone();
-        let table = self.namespaces()?;
+        let collected = self.collected()?;
+        let table = &collected.namespaces;
         // The tree's namespaces were opened by the collection; the
         // caller's own is opened here when the walk skipped it.
         let opened;
-        let ns_fd = match self.net.get(ns_id) {
+        let ns_fd = match collected.net.get(ns_id) {
             Some(n) => n.ns_fd(),
             None => {
                 opened = ns::enter::open_ns(&self.proc, ns.pid, NsKind::Net)
@@ -464,9 +479,9 @@ impl Context {
                 &opened
             }
         };
-        let peers: Vec<(u32, std::os::fd::BorrowedFd<'_>)> = self.net.iter().map(|n| (n.id, n.ns_fd().as_fd())).collect();
+        let peers: Vec<(u32, std::os::fd::BorrowedFd<'_>)> = collected.net.iter().map(|n| (n.id, n.ns_fd().as_fd())).collect();
         let gid_map = if table.root_differs(NsKind::User) {
-            table.root_ns(NsKind::User).and_then(|u| self.user.maps.get(&u.id)).map(|m| m.gid_map.as_slice())
+            table.root_ns(NsKind::User).and_then(|u| collected.user.maps.get(&u.id)).map(|m| m.gid_map.as_slice())
         } else {
             None
         };
@@ -480,8 +495,9 @@ impl Context {
         if !config.unknown.is_empty() {
             self.log.debug("net", format_args!("net namespace {ns_id}: {}", config.unknown));
         }
-        self.net_config.insert(ns_id, config);
-        Ok(&self.net_config[&ns_id])
+        let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
+        collected.net_config.insert(ns_id, config);
+        Ok(&collected.net_config[&ns_id])
     }
 }
 
@@ -508,6 +524,47 @@ mod tests {
         let mnt = t.root_ns(NsKind::Mnt).unwrap();
         assert_eq!(ctx.namespace(mnt.id, NsKind::Mnt).unwrap().kid, mnt.kid);
         assert_eq!(ctx.namespace(mnt.id, NsKind::Net).unwrap_err().errno(), libc::EINVAL);
+    }
+
+    /// A tree on a fake procfs: root 100 in a user and a mount namespace
+    /// of its own, with maps and a one-line mountinfo.
+    fn fake_tree(d: &Path) {
+        use crate::testing::{fake_ns, fake_task};
+        fake_ns(d, "thread-self", &[(NsKind::Mnt, 5), (NsKind::User, 6)]);
+        fake_task(d, 100, 'S', &[]);
+        fake_ns(d, "100", &[(NsKind::Mnt, 15), (NsKind::User, 16)]);
+        std::fs::write(d.join("100/uid_map"), "0 100000 65536\n").unwrap();
+        std::fs::write(d.join("100/gid_map"), "0 100000 65536\n").unwrap();
+        std::fs::write(d.join("100/mountinfo"), "1 0 0:40 / / rw,relatime - tmpfs t rw,uid=100005\n").unwrap();
+    }
+
+    #[test]
+    fn a_failed_collection_leaves_nothing_of_the_one_before() {
+        let d = crate::testing::temp_dir("stale");
+        fake_tree(&d);
+        let mut ctx = Context::with_proc_root(100, ProcRoot::new(&d)).unwrap();
+        ctx.collect_namespaces(false).unwrap();
+        let user = ctx.namespaces().unwrap().root_ns(NsKind::User).unwrap().id;
+        let mnt = ctx.namespaces().unwrap().root_ns(NsKind::Mnt).unwrap().id;
+        assert_eq!(ctx.user_maps(user).unwrap().uid_map[0].lower_first, 100000);
+        // The mount rules translate uid= with the maps the user collector read.
+        assert_eq!(ctx.mount_namespace(mnt).unwrap().root().options, b"uid=5");
+        // The root's mountinfo turns bad: the next collection gets past the
+        // user step and fails in the mount step.
+        std::fs::write(d.join("100/mountinfo"), "not a mountinfo line\n").unwrap();
+        assert_eq!(ctx.collect_namespaces(false).unwrap_err().errno(), libc::EBADMSG);
+        assert_eq!(ctx.namespaces().unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.tree().unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.user_maps(user).unwrap_err().errno(), libc::ENOENT, "no stale user maps");
+        assert!(ctx.user_namespaces().is_empty() && ctx.dumped_user_ns().is_none());
+        assert_eq!(ctx.mount_namespaces().unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.mount_namespace(mnt).unwrap_err().errno(), libc::ENODATA);
+        assert_eq!(ctx.net_namespaces().unwrap_err().errno(), libc::ENODATA);
+        // A good collection again brings everything back.
+        std::fs::write(d.join("100/mountinfo"), "1 0 0:40 / / rw,relatime - tmpfs t rw\n").unwrap();
+        ctx.collect_namespaces(false).unwrap();
+        assert_eq!(ctx.user_maps(user).unwrap().gid_map.len(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

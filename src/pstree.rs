@@ -69,9 +69,6 @@ impl ProcessTree {
         &self.tasks[0]
     }
 
-    pub fn pids(&self) -> impl Iterator<Item = i32> + '_ {
-        self.tasks.iter().map(|t| t.pid)
-    }
 }
 
 /// Checks a pid as C hands it to us before anything touches /proc.
@@ -219,25 +216,10 @@ pub fn collect_tree(proc: &ProcRoot, root_pid: i32, log: &Logger) -> Result<Proc
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::testing::{fake_task, temp_dir};
     use std::fs;
-
-    /// Makes a fake `/proc/PID` with `stat` and one thread's children file.
-    pub fn fake_task(root: &Path, pid: i32, state: char, children: &[i32]) {
-        let dir = root.join(pid.to_string());
-        fs::create_dir_all(dir.join("task").join(pid.to_string())).unwrap();
-        fs::write(dir.join("stat"), format!("{pid} (a b) c) {state} 1 1 1\n")).unwrap();
-        let kids: Vec<String> = children.iter().map(|c| c.to_string()).collect();
-        fs::write(dir.join("task").join(pid.to_string()).join("children"), kids.join(" ") + " ").unwrap();
-    }
-
-    pub fn temp_dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("criurs-test-{tag}-{}-{:?}", std::process::id(), std::thread::current().id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
 
     #[test]
     fn walks_depth_first_with_zombies_and_skips_vanished() {

@@ -248,9 +248,33 @@ unsafe fn check_in_child(uid: u32, gid: u32, fds: &[(usize, libc::c_int, libc::c
     }
 }
 
-/// CRIU's `dump_user_ns`: reads the maps of `pid`, checks them, and
-/// writes `userns-<ns_id>.img` into `dir`. Nothing is written on failure.
-pub fn dump_user_ns(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTable>, dir: BorrowedFd<'_>) -> Result<IdMaps> {
+/// Checks a `dump_user_ns` target before anything is read: `ns_id` is
+/// a namespace id, and when the namespace table is collected it names a
+/// user namespace that `pid` lives in.
+pub fn check_target(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTable>) -> Result<()> {
+    crate::pstree::check_pid(pid)?;
+    if ns_id == 0 {
+        return Err(Error::invalid("namespace id 0 does not exist (ids start at 1)"));
+    }
+    let Some(ns) = table.and_then(|t| t.by_id(ns_id)) else { return Ok(()) };
+    if ns.kind != NsKind::User {
+        return Err(Error::invalid(format!("namespace {ns_id} is a {} namespace, not user", ns.kind.name())));
+    }
+    let kid = crate::ns::read_ns_kid(proc, &pid.to_string(), NsKind::User)?
+        .ok_or_else(|| Error::new(libc::ESRCH, format!("pid {pid} does not exist or exited")))?;
+    if kid != ns.kid {
+        return Err(Error::invalid(format!("pid {pid} is not in user namespace {ns_id}")));
+    }
+    Ok(())
+}
+
+/// CRIU's `dump_user_ns`: checks the target ([`check_target`]), then
+/// that there is an images directory, reads the maps of `pid`, checks
+/// them, and writes `userns-<ns_id>.img` into `dir`. Nothing is written
+/// on failure.
+pub fn dump_user_ns(proc: &ProcRoot, pid: i32, ns_id: u32, table: Option<&NsTable>, dir: Option<BorrowedFd<'_>>) -> Result<IdMaps> {
+    check_target(proc, pid, ns_id, table)?;
+    let dir = dir.ok_or_else(|| Error::invalid("no images directory set on the context"))?;
     let maps = read_id_maps(proc, pid)?;
     check_user_ns(proc, pid, &maps, table)?;
     write_image(dir, ns_id, &maps)?;
@@ -282,6 +306,18 @@ pub struct UserNamespaces {
     pub maps: BTreeMap<u32, IdMaps>,
     /// The namespace whose userns-N.img this collection wrote, if any.
     pub dumped: Option<u32>,
+}
+
+impl UserNamespaces {
+    /// The maps of the tree root's user namespace when it is not the
+    /// caller's (`None` when it is): what the mount rules translate
+    /// uid= and gid= options with.
+    pub fn root_maps(&self, table: &NsTable) -> Option<&IdMaps> {
+        if !table.root_differs(NsKind::User) {
+            return None;
+        }
+        table.root_ns(NsKind::User).and_then(|root| self.maps.get(&root.id))
+    }
 }
 
 /// CRIU's `collect_user_namespaces(for_dump)`. The maps of each user
@@ -327,7 +363,7 @@ mod tests {
 
     #[test]
     fn parses_the_criu_fixture_maps() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/userns-mounts");
+        let dir = crate::testing::fixture_dir("userns-mounts");
         let uid = parse_id_map(&std::fs::read(dir.join("uid_map.txt")).unwrap(), "uid_map.txt").unwrap();
         let gid = parse_id_map(&std::fs::read(dir.join("gid_map.txt")).unwrap(), "gid_map.txt").unwrap();
         assert_eq!(uid, vec![ext(0, 0, 1), ext(1, 500000, 65535)]);
@@ -366,6 +402,7 @@ mod tests {
 
     #[test]
     fn own_maps_read_and_check_passes_for_own_namespace() {
+        crate::needs_root!();
         let proc = ProcRoot::default();
         let me = std::process::id() as i32;
         let maps = read_id_maps(&proc, me).unwrap();
@@ -380,6 +417,7 @@ mod tests {
 
     #[test]
     fn dump_and_read_back_a_real_user_namespace() {
+        crate::needs_root!();
         use std::io::{BufRead, BufReader, Write};
         use std::process::{Command, Stdio};
         // A child in new user + net namespaces with 3-extent maps written by
@@ -402,7 +440,7 @@ mod tests {
         std::fs::write(format!("/proc/{pid}/uid_map"), "0 100000 10\n10 200000 5\n100 300000 1000\n").unwrap();
         std::fs::write(format!("/proc/{pid}/setgroups"), "deny").unwrap();
         std::fs::write(format!("/proc/{pid}/gid_map"), "0 110000 10\n10 210000 5\n100 310000 1000\n").unwrap();
-        let d = crate::pstree::tests::temp_dir("userns-dump");
+        let d = crate::testing::temp_dir("userns-dump");
         let dir = image::open_dir(&d).unwrap();
         let proc = ProcRoot::default();
         let tree = crate::pstree::collect_tree(&proc, pid, &Logger::default()).unwrap();

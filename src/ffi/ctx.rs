@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{c_bytes, criurs_ctx, guarded, need, with_ctx, write_out};
+use super::{c_bytes, criurs_ctx, guarded, with_ctx, Out};
 use crate::error::Error;
 use crate::log::{Level, Sink};
 use crate::Context;
@@ -33,11 +33,10 @@ pub const CRIURS_LOG_DEBUG: u32 = 4;
 #[no_mangle]
 pub extern "C" fn criurs_ctx_new(pid: i32, out: *mut *mut criurs_ctx) -> c_int {
     guarded(|| {
-        need(out, "out")?;
+        let out = Out::new(out, "out")?;
         let ctx = Context::new(pid)?;
-        let raw = Box::into_raw(Box::new(criurs_ctx::new(ctx)));
-        // SAFETY: `out` was checked non-NULL and is writable per the contract.
-        unsafe { write_out(out, raw, "out") }
+        out.write(Box::into_raw(Box::new(criurs_ctx::new(ctx))));
+        Ok(())
     })
 }
 

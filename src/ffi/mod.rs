@@ -96,25 +96,38 @@ unsafe fn c_bytes<'a>(s: *const c_char, what: &str) -> Result<&'a [u8]> {
     Ok(unsafe { CStr::from_ptr(s) }.to_bytes())
 }
 
-/// Writes `value` through an out-pointer checked non-NULL earlier.
-///
-/// # Safety
-/// `out` must be NULL or valid for a write of `T`.
-unsafe fn write_out<T>(out: *mut T, value: T, what: &str) -> Result<()> {
-    if out.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL")));
-    }
-    // SAFETY: non-NULL and writable per the caller's contract.
-    unsafe { out.write(value) };
-    Ok(())
+/// An out-parameter checked non-NULL before any work is done, written
+/// once, on success: the one place the ABI's out-pointers are written.
+pub(crate) struct Out<T> {
+    ptr: *mut T,
 }
 
-/// Refuses NULL out-pointers before any work is done, so out-parameters
-/// are only ever written on success.
-fn need<T>(out: *mut T, what: &str) -> Result<()> {
-    if out.is_null() {
-        Err(Error::invalid(format!("{what} is NULL")))
-    } else {
-        Ok(())
+impl<T> Out<T> {
+    /// Refuses NULL (`what` names the parameter in the sentence).
+    pub(crate) fn new(ptr: *mut T, what: &str) -> Result<Out<T>> {
+        if ptr.is_null() {
+            return Err(Error::invalid(format!("{what} is NULL")));
+        }
+        Ok(Out { ptr })
     }
+
+    pub(crate) fn write(self, value: T) {
+        // SAFETY: non-NULL (checked in `new`) and, per the header's
+        // contract for every out-parameter, valid for a write of T.
+        unsafe { self.ptr.write(value) }
+    }
+}
+
+/// Runs `f` with the context locked and writes what it returns to
+/// `*out`; `out` is checked before `f` runs and written only when it
+/// succeeds. Errors and panics as [`with_ctx`].
+fn with_ctx_out<T, F>(ctx: *const criurs_ctx, out: *mut T, f: F) -> c_int
+where
+    F: FnOnce(&mut Context) -> Result<T>,
+{
+    with_ctx(ctx, |ctx| {
+        let out = Out::new(out, "out")?;
+        out.write(f(ctx)?);
+        Ok(())
+    })
 }

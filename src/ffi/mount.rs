@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::{c_bytes, criurs_ctx, need, with_ctx, write_out};
+use super::{c_bytes, criurs_ctx, with_ctx, with_ctx_out};
 use crate::error::Error;
 use crate::mount::{MountNamespace, MountRecord};
 
@@ -172,65 +172,49 @@ pub extern "C" fn criurs_dump_mnt_ns(ctx: *mut criurs_ctx, ns_id: u32) -> c_int 
 /// Number of mounts of mount namespace `ns_id` (after skips).
 #[no_mangle]
 pub extern "C" fn criurs_mnt_count(ctx: *const criurs_ctx, ns_id: u32, out: *mut usize) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
-        let n = ctx.mount_namespace(ns_id)?.len();
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, n, "out") }
-    })
+    with_ctx_out(ctx, out, |ctx| Ok(ctx.mount_namespace(ns_id)?.len()))
 }
 
 /// The mount at `index` (mount order = mountinfo order) of namespace
 /// `ns_id`. -ENOENT past the end.
 #[no_mangle]
 pub extern "C" fn criurs_mnt_get(ctx: *const criurs_ctx, ns_id: u32, index: usize, out: *mut criurs_mnt_info) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let ns = ctx.mount_namespace(ns_id)?;
         let m = ns.get(index).ok_or_else(|| past_end("mount index", index, ns.len()))?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, info(ns, index, m), "out") }
+        Ok(info(ns, index, m))
     })
 }
 
 /// Index of the namespace's root mount.
 #[no_mangle]
 pub extern "C" fn criurs_mnt_root(ctx: *const criurs_ctx, ns_id: u32, out: *mut usize) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
-        let i = ctx.mount_namespace(ns_id)?.root_index();
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, i, "out") }
-    })
+    with_ctx_out(ctx, out, |ctx| Ok(ctx.mount_namespace(ns_id)?.root_index()))
 }
 
 /// Index of the `nth` child (mount order) of the mount at `index`.
 /// -ENOENT when there are not that many.
 #[no_mangle]
 pub extern "C" fn criurs_mnt_child(ctx: *const criurs_ctx, ns_id: u32, index: usize, nth: usize, out: *mut usize) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let ns = ctx.mount_namespace(ns_id)?;
         if index >= ns.len() {
             return Err(past_end("mount index", index, ns.len()));
         }
         let kids = ns.children(index);
         let c = *kids.get(nth).ok_or_else(|| past_end("child", nth, kids.len()))?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, c, "out") }
+        Ok(c)
     })
 }
 
 /// Index of the mount with kernel id `mnt_id`; -ENOENT if none.
 #[no_mangle]
 pub extern "C" fn criurs_mnt_find(ctx: *const criurs_ctx, ns_id: u32, mnt_id: u32, out: *mut usize) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let ns = ctx.mount_namespace(ns_id)?;
         let i = ns
             .index_of(mnt_id)
             .ok_or_else(|| Error::new(libc::ENOENT, format!("no mount {mnt_id} in mount namespace {ns_id}")))?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, i, "out") }
+        Ok(i)
     })
 }

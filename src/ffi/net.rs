@@ -2,7 +2,7 @@
 
 use std::ffi::c_int;
 
-use super::{criurs_ctx, need, with_ctx, write_out};
+use super::{criurs_ctx, with_ctx, with_ctx_out};
 use crate::error::Error;
 use crate::net::{Detail, InetSource, PacketRing, Socket};
 
@@ -137,52 +137,20 @@ pub struct criurs_sk_info {
 }
 
 fn info(s: &Socket) -> criurs_sk_info {
+    /// Every field 0, false or NULL.
+    // SAFETY: criurs_sk_info holds only integers, bools, byte arrays, raw
+    // pointers and criurs_packet_ring (integers): all-zero bytes are a
+    // valid value of each (0, false, NULL).
+    const ZEROED: criurs_sk_info = unsafe { std::mem::zeroed() };
     let mut out = criurs_sk_info {
         ino: s.ino,
         family: s.family as u32,
         type_: s.type_ as u32,
         state: s.state as u32,
         protocol: s.protocol(),
-        uid: 0,
-        has_uid: false,
-        rqlen: 0,
-        wqlen: 0,
-        backlog: 0,
-        shutdown: 0,
-        name: std::ptr::null(),
-        name_len: 0,
-        vfs_dev: 0,
-        vfs_ino: 0,
-        peer: 0,
-        icons: std::ptr::null(),
-        icons_count: 0,
-        src_addr: [0; 16],
-        dst_addr: [0; 16],
-        src_port: 0,
-        dst_port: 0,
-        ifindex: 0,
         v6only: -1,
         source: CRIURS_SK_SOURCE_DIAG,
-        has_info: false,
-        version: 0,
-        reserve: 0,
-        copy_thresh: 0,
-        timestamp: 0,
-        packet_flags: 0,
-        has_fanout: false,
-        fanout: 0,
-        has_rx_ring: false,
-        rx_ring: Default::default(),
-        has_tx_ring: false,
-        tx_ring: Default::default(),
-        mclist_count: 0,
-        portid: 0,
-        dst_portid: 0,
-        dst_group: 0,
-        groups: std::ptr::null(),
-        groups_count: 0,
-        has_nl_flags: false,
-        nl_flags: 0,
+        ..ZEROED
     };
     match &s.detail {
         Detail::Unix(u) => {
@@ -249,27 +217,24 @@ pub extern "C" fn criurs_collect_sockets(ctx: *mut criurs_ctx, ns_id: u32) -> c_
 /// -ENODATA when they were not collected.
 #[no_mangle]
 pub extern "C" fn criurs_sk_count(ctx: *const criurs_ctx, ns_id: u32, out: *mut usize) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
-        let n = ctx.sockets(ns_id)?.len();
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, n, "out") }
-    })
+    with_ctx_out(ctx, out, |ctx| Ok(ctx.sockets(ns_id)?.len()))
 }
 
-/// Copies socket number `index` (0 <= index < count, in a stable order:
-/// unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw, ping, packet,
-/// netlink) to `*out`. -ENOENT past the end.
+/// Copies socket number `index` (0 <= index < count) to `*out`. The
+/// order is stable: by source, in the order collection sends its
+/// requests (unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw4,
+/// raw6, proc-raw, proc-raw6, proc-icmp, proc-icmp6, packet, netlink:
+/// raw sockets from /proc/net/raw{,6} when the kernel has no raw_diag,
+/// ping sockets from /proc/net/icmp{,6}), and within one source the
+/// kernel's order. -ENOENT past the end.
 #[no_mangle]
 pub extern "C" fn criurs_sk_get(ctx: *const criurs_ctx, ns_id: u32, index: usize, out: *mut criurs_sk_info) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let t = ctx.sockets(ns_id)?;
         let s = t
             .get(index)
             .ok_or_else(|| Error::new(libc::ENOENT, format!("socket index {index} is past the end ({})", t.len())))?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, info(s), "out") }
+        Ok(info(s))
     })
 }
 
@@ -277,11 +242,9 @@ pub extern "C" fn criurs_sk_get(ctx: *const criurs_ctx, ns_id: u32, index: usize
 /// -ENOENT when there is none (inode 0 is never found).
 #[no_mangle]
 pub extern "C" fn criurs_sk_lookup(ctx: *const criurs_ctx, ns_id: u32, ino: u32, out: *mut criurs_sk_info) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let s = ctx.socket(ns_id, ino)?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, info(s), "out") }
+        Ok(info(s))
     })
 }
 
@@ -296,8 +259,7 @@ pub extern "C" fn criurs_sk_packet_mclist(
     index: usize,
     out: *mut criurs_packet_mclist,
 ) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let s = ctx.socket(ns_id, ino)?;
         let p = s.packet().ok_or_else(|| Error::invalid(format!("socket {ino} is not a packet socket")))?;
         let m = p
@@ -308,7 +270,6 @@ pub extern "C" fn criurs_sk_packet_mclist(
         let alen = m.addr.len().min(32);
         addr[..alen].copy_from_slice(&m.addr[..alen]);
         let v = criurs_packet_mclist { index: m.index, count: m.count, type_: m.type_, alen: alen as u16, addr };
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, v, "out") }
+        Ok(v)
     })
 }

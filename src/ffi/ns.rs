@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::{criurs_ctx, need, with_ctx, write_out};
+use super::{criurs_ctx, with_ctx, with_ctx_out};
 use crate::error::Error;
 use crate::ns::{NsEntry, NsKind, NsType};
 
@@ -59,26 +59,19 @@ pub extern "C" fn criurs_collect_namespaces(ctx: *mut criurs_ctx, for_dump: bool
 /// -ENODATA before a successful criurs_collect_namespaces.
 #[no_mangle]
 pub extern "C" fn criurs_ns_count(ctx: *const criurs_ctx, out: *mut usize) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
-        let n = ctx.namespaces()?.len();
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, n, "out") }
-    })
+    with_ctx_out(ctx, out, |ctx| Ok(ctx.namespaces()?.len()))
 }
 
 /// Copies the namespace at `index` (0 <= index < count) to `*out`.
 /// -ENOENT past the end.
 #[no_mangle]
 pub extern "C" fn criurs_ns_get(ctx: *const criurs_ctx, index: usize, out: *mut criurs_ns_info) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let table = ctx.namespaces()?;
         let entry = table
             .get(index)
             .ok_or_else(|| Error::new(libc::ENOENT, format!("namespace index {index} is past the end ({})", table.len())))?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, entry.into(), "out") }
+        Ok(entry.into())
     })
 }
 
@@ -86,15 +79,13 @@ pub extern "C" fn criurs_ns_get(ctx: *const criurs_ctx, index: usize, out: *mut 
 /// the tree has none such, -EINVAL for an unknown kind.
 #[no_mangle]
 pub extern "C" fn criurs_ns_find(ctx: *const criurs_ctx, kind: u32, kid: u64, out: *mut criurs_ns_info) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let k = NsKind::from_clone_flag(kind).ok_or_else(|| Error::invalid(format!("{kind:#x} is not a namespace kind")))?;
         let entry = ctx
             .namespaces()?
             .find(k, kid)
             .ok_or_else(|| Error::new(libc::ENOENT, format!("no {} namespace with kernel id {kid} in the tree", k.name())))?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, entry.into(), "out") }
+        Ok(entry.into())
     })
 }
 

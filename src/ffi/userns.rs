@@ -2,7 +2,7 @@
 
 use std::ffi::c_int;
 
-use super::{criurs_ctx, need, with_ctx, write_out};
+use super::{criurs_ctx, with_ctx, with_ctx_out};
 use crate::error::Error;
 use crate::userns::{Extent, IdMapKind};
 
@@ -62,12 +62,7 @@ pub extern "C" fn criurs_userns_load_image(ctx: *mut criurs_ctx, ns_id: u32) -> 
 /// context has no maps for `ns_id`.
 #[no_mangle]
 pub extern "C" fn criurs_userns_extent_count(ctx: *const criurs_ctx, ns_id: u32, which: u32, out: *mut usize) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
-        let n = ctx.user_maps(ns_id)?.map(map_kind(which)?).len();
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, n, "out") }
-    })
+    with_ctx_out(ctx, out, |ctx| Ok(ctx.user_maps(ns_id)?.map(map_kind(which)?).len()))
 }
 
 /// Copies extent `index` of one map of user namespace `ns_id` to `*out`.
@@ -80,14 +75,12 @@ pub extern "C" fn criurs_userns_extent_get(
     index: usize,
     out: *mut criurs_id_extent,
 ) -> c_int {
-    with_ctx(ctx, |ctx| {
-        need(out, "out")?;
+    with_ctx_out(ctx, out, |ctx| {
         let kind = map_kind(which)?;
         let map = ctx.user_maps(ns_id)?.map(kind);
         let e = map.get(index).ok_or_else(|| {
             Error::new(libc::ENOENT, format!("{} index {index} is past the end ({})", kind.file_name(), map.len()))
         })?;
-        // SAFETY: out checked non-NULL; writable per the contract.
-        unsafe { write_out(out, e.into(), "out") }
+        Ok(e.into())
     })
 }

@@ -315,12 +315,8 @@ pub fn dup_dir(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 mod tests {
     use super::pb::{UidGidExtent, UsernsEntry};
     use super::*;
+    use crate::testing::fixture;
     use std::os::fd::AsFd;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/userns-mounts").join(name);
-        std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-    }
 
     fn ext(first: u32, lower_first: u32, count: u32) -> UidGidExtent {
         UidGidExtent { first, lower_first, count }
@@ -355,7 +351,7 @@ mod tests {
 
     #[test]
     fn write_is_atomic_and_replaces_a_planted_symlink() {
-        let d = crate::pstree::tests::temp_dir("image");
+        let d = crate::testing::temp_dir("image");
         let dir = open_dir(&d).unwrap();
         let victim = d.join("victim");
         std::fs::write(&victim, b"keep").unwrap();
@@ -380,7 +376,7 @@ mod tests {
 
     #[test]
     fn a_batch_names_nothing_until_commit_and_nothing_if_dropped() {
-        let d = crate::pstree::tests::temp_dir("image-batch");
+        let d = crate::testing::temp_dir("image-batch");
         let dir = open_dir(&d).unwrap();
         let mut batch = Batch::new(dir.as_fd()).unwrap();
         batch.add("a.img", b"first").unwrap();
@@ -401,7 +397,7 @@ mod tests {
 
     #[test]
     fn a_failed_commit_takes_back_the_images_it_placed() {
-        let d = crate::pstree::tests::temp_dir("image-batch-fail");
+        let d = crate::testing::temp_dir("image-batch-fail");
         let dir = open_dir(&d).unwrap();
         // A directory at the second name: rename(2) of a file onto it fails.
         std::fs::create_dir(d.join("b.img")).unwrap();
@@ -419,7 +415,7 @@ mod tests {
     #[test]
     fn temporary_names_are_not_predictable() {
         // Names a squatter might plant for us (the old scheme) do not matter.
-        let d = crate::pstree::tests::temp_dir("image-squat");
+        let d = crate::testing::temp_dir("image-squat");
         let dir = open_dir(&d).unwrap();
         for tid in 0..8 {
             std::fs::write(d.join(format!(".userns-1.img.{}.ThreadId{tid}.tmp", std::process::id())), b"x").unwrap();

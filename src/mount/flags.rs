@@ -3,6 +3,7 @@
 //! the rest (`parse_sb_opt`), and the optional fields set propagation bits.
 
 use crate::error::{Error, Result};
+use crate::userns::{Extent, IdMaps};
 
 pub const MS_RDONLY: u32 = 1;
 pub const MS_NOSUID: u32 = 2;
@@ -64,18 +65,11 @@ pub fn mount_flags(opts: &[u8]) -> Result<u32> {
 
 /// Translates a uid or gid seen from the caller into the dumped tree's
 /// user namespace (CRIU's `userns_uid`/`userns_gid`): identity when the
-/// tree shares the caller's user namespace, -1 when unmapped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IdMaps {
-    /// `None`: the tree is in the caller's user namespace.
-    pub uid: Option<Vec<(u32, u32, u32)>>,
-    pub gid: Option<Vec<(u32, u32, u32)>>,
-}
-
-fn map_id(map: &Option<Vec<(u32, u32, u32)>>, id: i64) -> i64 {
+/// tree shares the caller's user namespace (`None`), -1 when unmapped.
+fn map_id(map: Option<&[Extent]>, id: i64) -> i64 {
     let Some(extents) = map else { return id };
-    for &(first, lower, count) in extents {
-        let (first, lower, count) = (first as i64, lower as i64, count as i64);
+    for e in extents {
+        let (first, lower, count) = (e.first as i64, e.lower_first as i64, e.count as i64);
         if lower <= id && id < lower + count {
             // CRIU computes in int: wrap like it does.
             return (first + (id - lower)) as i32 as i64;
@@ -104,8 +98,9 @@ fn scan_id(value: &[u8]) -> Option<i64> {
 }
 
 /// Super options to (sb_flags, options): known flags become bits, the
-/// rest is kept in order, comma-joined, with uid=/gid= translated.
-pub fn super_options(opts: &[u8], ids: &IdMaps) -> (u32, Vec<u8>) {
+/// rest is kept in order, comma-joined, with uid=/gid= translated by
+/// the maps of the tree root's user namespace (`None`: the caller's).
+pub fn super_options(opts: &[u8], ids: Option<&IdMaps>) -> (u32, Vec<u8>) {
     let mut flags = 0;
     let mut rest = Vec::with_capacity(opts.len());
     for opt in opts.split(|&b| b == b',') {
@@ -116,7 +111,8 @@ pub fn super_options(opts: &[u8], ids: &IdMaps) -> (u32, Vec<u8>) {
         if !rest.is_empty() {
             rest.push(b',');
         }
-        let translated = [(&b"uid="[..], &ids.uid), (&b"gid="[..], &ids.gid)].into_iter().find_map(|(key, map)| {
+        let maps = [(&b"uid="[..], ids.map(|m| &m.uid_map[..])), (&b"gid="[..], ids.map(|m| &m.gid_map[..]))];
+        let translated = maps.into_iter().find_map(|(key, map)| {
             let v = scan_id(opt.strip_prefix(key)?)?;
             Some(format!("{}{}", std::str::from_utf8(key).unwrap(), map_id(map, v)))
         });
@@ -126,28 +122,6 @@ pub fn super_options(opts: &[u8], ids: &IdMaps) -> (u32, Vec<u8>) {
         }
     }
     (flags, rest)
-}
-
-/// Names of the set MS_* bits, for logs and the CLI.
-pub fn flag_names(flags: u32) -> Vec<&'static str> {
-    const NAMES: [(u32, &str); 15] = [
-        (MS_RDONLY, "ro"),
-        (MS_NOSUID, "nosuid"),
-        (MS_NODEV, "nodev"),
-        (MS_NOEXEC, "noexec"),
-        (MS_SYNCHRONOUS, "sync"),
-        (MS_MANDLOCK, "mand"),
-        (MS_DIRSYNC, "dirsync"),
-        (MS_NOATIME, "noatime"),
-        (MS_NODIRATIME, "nodiratime"),
-        (MS_REC, "rec"),
-        (MS_UNBINDABLE, "unbindable"),
-        (MS_SLAVE, "slave"),
-        (MS_SHARED, "shared"),
-        (MS_RELATIME, "relatime"),
-        (MS_STRICTATIME, "strictatime"),
-    ];
-    NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| *n).collect()
 }
 
 #[cfg(test)]
@@ -170,21 +144,22 @@ mod tests {
 
     #[test]
     fn super_options_split_like_criu() {
-        let none = IdMaps::default();
-        assert_eq!(super_options(b"rw,size=16k", &none), (0, b"size=16k".to_vec()));
-        assert_eq!(super_options(b"ro,size=4k,mode=755", &none), (1, b"size=4k,mode=755".to_vec()));
-        assert_eq!(super_options(b"rw", &none), (0, b"".to_vec()));
-        assert_eq!(super_options(b"rw,sync,dirsync,mand,lazytime", &none), (16 | 128, b"mand,lazytime".to_vec()));
-        assert_eq!(super_options(b"ro,mad", &none), (1 | 64, b"".to_vec()));
+        let none = None;
+        assert_eq!(super_options(b"rw,size=16k", none), (0, b"size=16k".to_vec()));
+        assert_eq!(super_options(b"ro,size=4k,mode=755", none), (1, b"size=4k,mode=755".to_vec()));
+        assert_eq!(super_options(b"rw", none), (0, b"".to_vec()));
+        assert_eq!(super_options(b"rw,sync,dirsync,mand,lazytime", none), (16 | 128, b"mand,lazytime".to_vec()));
+        assert_eq!(super_options(b"ro,mad", none), (1 | 64, b"".to_vec()));
         // resuid= is not uid=: kept as is.
-        assert_eq!(super_options(b"rw,resuid=65534", &none).1, b"resuid=65534".to_vec());
+        assert_eq!(super_options(b"rw,resuid=65534", none).1, b"resuid=65534".to_vec());
     }
 
     #[test]
     fn uid_and_gid_options_are_translated_into_the_tree_user_namespace() {
-        let ids = IdMaps { uid: Some(vec![(0, 100000, 65536)]), gid: Some(vec![(0, 200000, 10)]) };
-        assert_eq!(super_options(b"rw,uid=100005,gid=200001,mode=700", &ids).1, b"uid=5,gid=1,mode=700".to_vec());
-        assert_eq!(super_options(b"uid=7,gid=300000", &ids).1, b"uid=-1,gid=-1".to_vec());
-        assert_eq!(super_options(b"uid=12x,gid=abc", &IdMaps::default()).1, b"uid=12,gid=abc".to_vec());
+        let ext = |first, lower_first, count| Extent { first, lower_first, count };
+        let ids = IdMaps { uid_map: vec![ext(0, 100000, 65536)], gid_map: vec![ext(0, 200000, 10)] };
+        assert_eq!(super_options(b"rw,uid=100005,gid=200001,mode=700", Some(&ids)).1, b"uid=5,gid=1,mode=700".to_vec());
+        assert_eq!(super_options(b"uid=7,gid=300000", Some(&ids)).1, b"uid=-1,gid=-1".to_vec());
+        assert_eq!(super_options(b"uid=12x,gid=abc", None).1, b"uid=12,gid=abc".to_vec());
     }
 }

@@ -14,7 +14,7 @@
 //! - binfmt_misc: CRIU's temporary binfmt_misc mount (`mount_cr_time_mount`
 //!   under CONFIG_BINFMT_MISC_VIRTUALIZED) only adds an entry with mnt_id 0
 //!   that `dump_one_mountpoint` skips, so it never reaches the image; on
-//!   kernels that sandbox binfmt_misc per user namespace (6.7+, here 6.18)
+//!   kernels that sandbox binfmt_misc per user namespace (6.7 and later)
 //!   CRIU 4 reads the registrations through a detached mount in a child
 //!   for a separate image (binfmt-misc.img), not part of this stage. We
 //!   therefore mount nothing, ever: nothing can be left behind.
@@ -40,7 +40,7 @@ use crate::error::{Error, Result, ResultExt};
 use crate::log::Logger;
 use crate::ns::{NsKind, NsTable, NsType};
 use crate::pstree::ProcRoot;
-use flags::IdMaps;
+use crate::userns::IdMaps;
 use mountinfo::ParseRules;
 use tree::show;
 
@@ -105,17 +105,9 @@ pub struct MountNamespaces {
 }
 
 impl MountNamespaces {
-    /// Empty, keeping `config` for the next collection.
-    pub fn with_config(config: MountConfig) -> Self {
-        MountNamespaces { config, ..Default::default() }
-    }
-
+    /// The configuration these namespaces were collected with.
     pub fn config(&self) -> &MountConfig {
         &self.config
-    }
-
-    pub fn config_mut(&mut self) -> &mut MountConfig {
-        &mut self.config
     }
 
     /// Collected namespaces, in CRIU's walk order.
@@ -137,32 +129,6 @@ impl MountNamespaces {
     pub fn validated(&self) -> bool {
         self.validated
     }
-}
-
-/// Reads /proc/PID/{uid,gid}_map of the tree root when it has a user
-/// namespace of its own, for CRIU's uid=/gid= option translation.
-fn id_maps(proc: &ProcRoot, table: &NsTable) -> Result<IdMaps> {
-    if !table.root_differs(NsKind::User) {
-        return Ok(IdMaps::default());
-    }
-    let Some(root) = table.tasks().first() else { return Ok(IdMaps::default()) };
-    let read = |name: &str| -> Result<Option<Vec<(u32, u32, u32)>>> {
-        let path = proc.pid_path(root.pid, name);
-        let text = std::fs::read(&path).map_err(|e| Error::io(&e, format!("read {}", path.display())))?;
-        let mut out = Vec::new();
-        for (n, line) in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
-            let nums: Vec<u32> = std::str::from_utf8(line)
-                .ok()
-                .map(|s| s.split_ascii_whitespace().filter_map(|w| w.parse().ok()).collect())
-                .unwrap_or_default();
-            if nums.len() != 3 {
-                return Err(Error::malformed(format!("{} line {}: expected three numbers", path.display(), n + 1)));
-            }
-            out.push((nums[0], nums[1], nums[2]));
-        }
-        Ok(Some(out))
-    };
-    Ok(IdMaps { uid: read("uid_map")?, gid: read("gid_map")? })
 }
 
 /// CRIU's kerndat devpts device: /dev/pts in the caller's namespace.
@@ -228,56 +194,95 @@ fn read_proc_file(path: &std::path::Path) -> Result<Vec<u8>> {
     }
 }
 
-/// Reads and builds one namespace (CRIU's `collect_mntinfo`).
-fn collect_one(
-    proc: &ProcRoot,
-    ns: &crate::ns::NsEntry,
-    rules: &ParseRules,
-    config: &MountConfig,
-    devpts_dev: Option<u32>,
-    cgroup_ns: bool,
-    for_dump: bool,
-    log: &Logger,
-) -> Result<MountNamespace> {
-    let path = proc.pid_path(ns.pid, "mountinfo");
-    let bytes = read_proc_file(&path)?;
-    let mut mounts = mountinfo::parse(&bytes, rules).with_context(|| format!("{}", path.display()))?;
+/// What turns one namespace's mountinfo into CRIU's records: the
+/// parser's rules and CRIU's per-mount decisions. The same for a live
+/// collection and for fixtures.
+#[derive(Debug, Clone)]
+pub struct CollectRules<'a> {
+    pub parse: ParseRules,
+    pub config: &'a MountConfig,
+    /// /dev/pts of the caller's namespace (see `MountConfig::own_devpts_dev`).
+    pub devpts_dev: Option<u32>,
+    /// The tree root has a cgroup namespace of its own.
+    pub cgroup_ns: bool,
+    pub for_dump: bool,
+}
+
+/// Parses one namespace's mountinfo text and builds its tree (CRIU's
+/// `collect_mntinfo` after the read): `--skip-mnt` when dumping, the
+/// per-type rules, then the tree.
+pub fn build_namespace(ns: &crate::ns::NsEntry, text: &[u8], rules: &CollectRules<'_>, log: &Logger) -> Result<MountNamespace> {
+    let mut mounts = mountinfo::parse(text, &rules.parse)?;
     mounts.retain_mut(|m| {
-        if for_dump && config.skip_mounts.contains(&m.mountpoint) {
+        if rules.for_dump && rules.config.skip_mounts.contains(&m.mountpoint) {
             log.info("mnt", format_args!("skip {} @ {}", show(&m.fsname), show(&m.mountpoint)));
             return false;
         }
-        let keep = apply_type_rules(m, devpts_dev, cgroup_ns);
+        let keep = apply_type_rules(m, rules.devpts_dev, rules.cgroup_ns);
         if !keep {
             log.info("mnt", format_args!("skipping fs mounted at {}", show(&m.mountpoint)));
         }
         keep
     });
-    MountNamespace::build(ns.id, ns.kid, ns.pid, ns.ns_type, mounts).with_context(|| format!("{}", path.display()))
+    MountNamespace::build(ns.id, ns.kid, ns.pid, ns.ns_type, mounts)
+}
+
+/// CRIU's `resolve_external_mounts`, `resolve_shared_mounts` and, with
+/// `validate`, `validate_mounts` over built namespaces: refusals are
+/// errors when validating, logged otherwise. `root_master_id` is the
+/// master of the tree root's root mount (ignored as CRIU ignores it).
+pub fn resolve(
+    namespaces: &mut [MountNamespace],
+    config: &MountConfig,
+    root_master_id: u32,
+    validate: bool,
+    log: &Logger,
+) -> Result<Sharing> {
+    sharing::resolve_external_mounts(namespaces, config, log);
+    let (sharing, unreachable) = sharing::resolve_shared_mounts(namespaces, root_master_id)?;
+    if validate {
+        if let Some(&r) = unreachable.first() {
+            return Err(sharing::unreachable_error(namespaces, r));
+        }
+        validate::validate_mounts(namespaces, &sharing)?;
+    } else {
+        for &r in &unreachable {
+            log.info("mnt", format_args!("{} (not validated: not dumping)", sharing::unreachable_error(namespaces, r)));
+        }
+    }
+    Ok(sharing)
 }
 
 /// CRIU's `collect_mnt_namespaces(for_dump)` over the namespaces
-/// `table.walk(Mnt)` selects. `config` is kept in the result.
+/// `table.walk(Mnt)` selects. `root_maps` are the maps of the tree
+/// root's user namespace from the user collector, when it is not the
+/// caller's. `config` is kept in the result.
 pub fn collect_mnt_namespaces(
     proc: &ProcRoot,
     table: &NsTable,
     log: &Logger,
     for_dump: bool,
     config: &MountConfig,
+    root_maps: Option<&IdMaps>,
 ) -> Result<MountNamespaces> {
-    let rules = ParseRules { ids: id_maps(proc, table)?, auto_fs: config.auto_fs.clone() };
-    let devpts_dev = config.own_devpts_dev.or_else(|| probe_devpts(log));
-    let cgroup_ns = table.root_differs(NsKind::Cgroup);
+    let rules = CollectRules {
+        parse: ParseRules { ids: root_maps.cloned(), auto_fs: config.auto_fs.clone() },
+        config,
+        devpts_dev: config.own_devpts_dev.or_else(|| probe_devpts(log)),
+        cgroup_ns: table.root_differs(NsKind::Cgroup),
+        for_dump,
+    };
     let walked = table.walk(NsKind::Mnt);
     let mut namespaces = Vec::with_capacity(walked.len());
     for ns in &walked {
-        let built = collect_one(proc, ns, &rules, config, devpts_dev, cgroup_ns, for_dump, log)
+        let path = proc.pid_path(ns.pid, "mountinfo");
+        let built = read_proc_file(&path)
+            .and_then(|text| build_namespace(ns, &text, &rules, log).with_context(|| format!("{}", path.display())))
             .with_context(|| format!("mount namespace {} (pid {})", ns.id, ns.pid))?;
         log.info("mnt", format_args!("mount namespace {} (pid {}): {} mounts", ns.id, ns.pid, built.len()));
         namespaces.push(built);
     }
     let need_to_validate = for_dump && walked.iter().any(|ns| ns.ns_type != NsType::Own);
-    sharing::resolve_external_mounts(&mut namespaces, config, log);
     let root_master_id = if need_to_validate {
         table
             .root_ns(NsKind::Mnt)
@@ -287,44 +292,8 @@ pub fn collect_mnt_namespaces(
     } else {
         0
     };
-    let (sharing, unreachable) = sharing::resolve_shared_mounts(&mut namespaces, root_master_id)?;
-    if need_to_validate {
-        if let Some(&r) = unreachable.first() {
-            return Err(sharing::unreachable_error(&namespaces, r));
-        }
-        validate::validate_mounts(&namespaces, &sharing)?;
-    } else {
-        for &r in &unreachable {
-            log.info("mnt", format_args!("{} (not validated: not dumping)", sharing::unreachable_error(&namespaces, r)));
-        }
-    }
+    let sharing = resolve(&mut namespaces, config, root_master_id, need_to_validate, log)?;
     Ok(MountNamespaces { config: config.clone(), namespaces, sharing, validated: need_to_validate })
-}
-
-/// Validation over namespaces built elsewhere (fixtures, tests): resolve
-/// externals and sharing, then CRIU's checks.
-pub fn resolve_and_validate(
-    namespaces: &mut [MountNamespace],
-    config: &MountConfig,
-    root_master_id: u32,
-    log: &Logger,
-) -> Result<Sharing> {
-    sharing::resolve_external_mounts(namespaces, config, log);
-    let (sharing, unreachable) = sharing::resolve_shared_mounts(namespaces, root_master_id)?;
-    if let Some(&r) = unreachable.first() {
-        return Err(sharing::unreachable_error(namespaces, r));
-    }
-    validate::validate_mounts(namespaces, &sharing)?;
-    Ok(sharing)
-}
-
-/// Parses fixture text into a namespace with the same rules as a live
-/// collection (no user/cgroup namespace translation).
-pub fn namespace_from_mountinfo(ns_id: u32, text: &[u8], config: &MountConfig, for_dump: bool) -> Result<MountNamespace> {
-    let rules = ParseRules { ids: IdMaps::default(), auto_fs: config.auto_fs.clone() };
-    let mut mounts = mountinfo::parse(text, &rules)?;
-    mounts.retain_mut(|m| !(for_dump && config.skip_mounts.contains(&m.mountpoint)) && apply_type_rules(m, config.own_devpts_dev, false));
-    MountNamespace::build(ns_id, 0, 0, NsType::Root, mounts)
 }
 
 #[cfg(test)]

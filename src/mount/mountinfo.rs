@@ -9,7 +9,7 @@
 //! tab, `\012` newline, `\134` backslash), decoded here: any byte but NUL
 //! may appear in a path and nothing is replaced.
 
-use super::flags::{self, IdMaps, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
+use super::flags::{self, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
 use super::fstype::{AutoFs, FsType};
 use crate::error::{Error, Result};
 
@@ -89,7 +89,9 @@ impl MountRecord {
 /// What turns kernel text into CRIU's values.
 #[derive(Debug, Clone, Default)]
 pub struct ParseRules {
-    pub ids: IdMaps,
+    /// The maps of the tree root's user namespace, for uid=/gid= options
+    /// (CRIU's `userns_uid`); `None` when it is the caller's.
+    pub ids: Option<crate::userns::IdMaps>,
     pub auto_fs: AutoFs,
 }
 
@@ -208,7 +210,7 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountR
     }
     let mut root = unescape(root_field);
     let deleted = strip_deleted(&mut root);
-    let (sb_flags, options) = flags::super_options(super_options, &rules.ids);
+    let (sb_flags, options) = flags::super_options(super_options, rules.ids.as_ref());
     Ok(MountRecord {
         line: lineno,
         mnt_id,

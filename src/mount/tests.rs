@@ -3,10 +3,27 @@
 
 use super::*;
 use crate::image::pb::MntEntry;
+use crate::testing::{fixture, NsShell};
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/userns-mounts").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+/// A namespace from fixture text through the production step
+/// (`build_namespace`), with a live collection's rules: no user or
+/// cgroup namespace translation, devpts as `config` says.
+fn fixture_ns(ns_id: u32, text: &[u8], config: &MountConfig, for_dump: bool) -> Result<MountNamespace> {
+    let rules = CollectRules {
+        parse: ParseRules { ids: None, auto_fs: config.auto_fs.clone() },
+        config,
+        devpts_dev: config.own_devpts_dev,
+        cgroup_ns: false,
+        for_dump,
+    };
+    let ns = crate::ns::NsEntry { id: ns_id, kind: NsKind::Mnt, kid: 0, pid: 0, ns_type: NsType::Root };
+    build_namespace(&ns, text, &rules, &Logger::default())
+}
+
+/// The production resolve step, validating as a dump of another
+/// namespace does.
+fn resolve_validated(namespaces: &mut [MountNamespace], config: &MountConfig, root_master_id: u32, log: &Logger) -> Result<Sharing> {
+    resolve(namespaces, config, root_master_id, true, log)
 }
 
 /// The fixture's machine had a second devpts (0:26) mounted over
@@ -18,8 +35,8 @@ fn fixture_config() -> MountConfig {
 #[test]
 fn criu_fixture_entries_are_reproduced_field_by_field_and_in_order() {
     let config = fixture_config();
-    let mut nss = vec![namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, true).unwrap()];
-    resolve_and_validate(&mut nss, &config, 0, &Logger::default()).unwrap();
+    let mut nss = vec![fixture_ns(11, &fixture("mountinfo.txt"), &config, true).unwrap()];
+    resolve_validated(&mut nss, &config, 0, &Logger::default()).unwrap();
     let ours: Vec<MntEntry> = nss[0].image_order().map(image::entry).collect();
     let criu: Vec<MntEntry> = image::decode(&fixture("mountpoints-11.img"), "mountpoints-11.img").unwrap();
     assert_eq!(ours.len(), 26);
@@ -43,8 +60,8 @@ fn criu_fixture_entries_are_reproduced_field_by_field_and_in_order() {
 #[test]
 fn criu_fixture_tree_and_sharing() {
     let config = fixture_config();
-    let mut nss = vec![namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, true).unwrap()];
-    let sharing = resolve_and_validate(&mut nss, &config, 0, &Logger::default()).unwrap();
+    let mut nss = vec![fixture_ns(11, &fixture("mountinfo.txt"), &config, true).unwrap()];
+    let sharing = resolve_validated(&mut nss, &config, 0, &Logger::default()).unwrap();
     let ns = &nss[0];
     assert_eq!(ns.root().mnt_id, 62);
     let kids: Vec<u32> = ns.children(ns.root_index()).iter().map(|&i| ns.mounts()[i].mnt_id).collect();
@@ -64,17 +81,17 @@ fn criu_fixture_tree_and_sharing() {
 fn skip_mnt_drops_only_when_dumping_and_children_then_fail_loudly() {
     let mut config = fixture_config();
     config.skip_mounts.insert(b"/tmp/criurs-acc-3jy3p0st/root/tmp_ro".to_vec());
-    let ns = namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, true).unwrap();
+    let ns = fixture_ns(11, &fixture("mountinfo.txt"), &config, true).unwrap();
     assert_eq!(ns.len(), 25);
     assert!(ns.by_mnt_id(45).is_none());
-    assert_eq!(namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, false).unwrap().len(), 26);
+    assert_eq!(fixture_ns(11, &fixture("mountinfo.txt"), &config, false).unwrap().len(), 26);
     config.skip_mounts.insert(b"/sys/fs/cgroup".to_vec());
-    let e = namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, true).unwrap_err();
+    let e = fixture_ns(11, &fixture("mountinfo.txt"), &config, true).unwrap_err();
     assert!(e.message().contains("has no parent: mount 66"), "{e}");
 }
 
 fn ns_of(ns_id: u32, text: &str) -> MountNamespace {
-    namespace_from_mountinfo(ns_id, text.as_bytes(), &MountConfig::default(), true).unwrap()
+    fixture_ns(ns_id, text.as_bytes(), &MountConfig::default(), true).unwrap()
 }
 
 const BASE: &str = "1 0 254:0 / / rw,relatime - ext4 /dev/vda rw\n2 1 0:40 / /t rw,relatime - tmpfs t rw\n";
@@ -84,36 +101,36 @@ fn unsupported_filesystem_roots_and_rootless_binds_are_refused_unless_external()
     let log = Logger::default();
     let text = format!("{BASE}3 2 254:1 / /t/x rw,relatime - xfs /dev/vdb rw\n");
     let mut nss = vec![ns_of(5, &text)];
-    let e = resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
+    let e = resolve_validated(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
     assert_eq!(e.errno(), libc::EOPNOTSUPP);
     assert!(e.message().contains("mount 3 at \"/t/x\" in mount namespace 5") && e.message().contains("\"xfs\""), "{e}");
     let mut config = MountConfig::default();
     config.add_external(b"mnt[/t/x]:data").unwrap();
     let mut nss = vec![ns_of(5, &text)];
-    resolve_and_validate(&mut nss, &config, 0, &log).unwrap();
+    resolve_validated(&mut nss, &config, 0, &log).unwrap();
     assert_eq!(nss[0].by_mnt_id(3).unwrap().ext_key.as_deref(), Some(&b"data"[..]));
     assert_eq!(image::entry(nss[0].by_mnt_id(3).unwrap()).ext_key, Some(b"data".to_vec()));
     // dev[] externals make an unsupported filesystem an "auto" mount.
     let mut config = MountConfig::default();
     config.add_external(b"dev[254/1]:vol").unwrap();
     let mut nss = vec![ns_of(5, &text)];
-    resolve_and_validate(&mut nss, &config, 0, &log).unwrap();
+    resolve_validated(&mut nss, &config, 0, &log).unwrap();
     let m = nss[0].by_mnt_id(3).unwrap();
     assert_eq!((m.fstype, m.source.as_slice()), (FsType::Auto, &b"dev[vol]"[..]));
     assert_eq!(image::entry(m).fsname, Some(b"xfs".to_vec()));
     // A bind of a subdirectory whose filesystem root is mounted nowhere.
     let text = format!("{BASE}3 2 0:41 /sub /t/b rw,relatime - tmpfs u rw\n");
     let mut nss = vec![ns_of(5, &text)];
-    let e = resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
+    let e = resolve_validated(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
     assert!(e.message().contains("mount 3 at \"/t/b\"") && e.message().contains("proper root mount"), "{e}");
     // ... accepted once its filesystem root is mounted too.
     let text = format!("{BASE}3 2 0:41 /sub /t/b rw,relatime - tmpfs u rw\n4 2 0:41 / /t/c rw,relatime - tmpfs u rw\n");
-    resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &log).unwrap();
+    resolve_validated(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &log).unwrap();
     // ... or when a wider bind of it is external.
     let text = format!("{BASE}3 2 0:41 /sub/deeper /t/b rw,relatime - tmpfs u rw\n4 2 0:41 /sub /t/c rw,relatime - tmpfs u rw\n");
     let mut config = MountConfig::default();
     config.add_external_mount(b"/t/c", b"k").unwrap();
-    resolve_and_validate(&mut [ns_of(5, &text)], &config, 0, &log).unwrap();
+    resolve_validated(&mut [ns_of(5, &text)], &config, 0, &log).unwrap();
 }
 
 #[test]
@@ -121,19 +138,19 @@ fn masters_must_be_reachable_across_namespaces() {
     let log = Logger::default();
     let slave = format!("{BASE}3 2 0:41 / /t/s rw,relatime master:7 - tmpfs u rw\n");
     let mut nss = vec![ns_of(5, &slave)];
-    let e = resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
+    let e = resolve_validated(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
     assert_eq!(e.errno(), libc::EXDEV);
     assert!(e.message().contains("mount 3 at \"/t/s\" in mount namespace 5 (master_id 7") && e.message().contains("unreachable"), "{e}");
     // The master peer group sits in another collected namespace.
     let peer = format!("{BASE}9 2 0:41 / /t/p rw,relatime shared:7 - tmpfs u rw\n");
     let mut nss = vec![ns_of(5, &slave), ns_of(6, &peer)];
-    resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap();
+    resolve_validated(&mut nss, &MountConfig::default(), 0, &log).unwrap();
     let m = nss[0].master_of(nss[0].index_of(3).unwrap()).unwrap();
     assert_eq!((m.ns, nss[m.ns].mounts()[m.index].mnt_id), (1, 9));
     // The root mount's own master: ignored, written as -1 like CRIU.
     let text = "1 0 254:0 / / rw,relatime master:4 - ext4 /dev/vda rw\n2 1 0:40 / /t rw,relatime master:4 - tmpfs t rw\n";
     let mut nss = vec![ns_of(5, text)];
-    resolve_and_validate(&mut nss, &MountConfig::default(), 4, &log).unwrap();
+    resolve_validated(&mut nss, &MountConfig::default(), 4, &log).unwrap();
     assert_eq!(nss[0].by_mnt_id(2).unwrap().master_id, u32::MAX);
     assert_eq!(nss[0].by_mnt_id(2).unwrap().kernel_master_id, 4);
     assert_eq!(image::entry(nss[0].by_mnt_id(2).unwrap()).master_id, Some(u32::MAX));
@@ -142,16 +159,16 @@ fn masters_must_be_reachable_across_namespaces() {
 #[test]
 fn two_children_on_one_mount_point_are_refused() {
     let text = format!("{BASE}3 2 0:41 / /t/a rw,relatime - tmpfs u rw\n4 2 0:42 / /t/a rw,relatime - tmpfs v rw\n");
-    let e = resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default()).unwrap_err();
+    let e = resolve_validated(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default()).unwrap_err();
     assert!(e.message().contains("mount 2 at \"/t\"") && e.message().contains("mounts 3 and 4"), "{e}");
     // An overmount (the second mount's parent is the first) is fine.
     let text = format!("{BASE}3 2 0:41 / /t/a rw,relatime - tmpfs u rw\n4 3 0:42 / /t/a rw,relatime - tmpfs v rw\n");
-    resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default()).unwrap();
+    resolve_validated(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default()).unwrap();
 }
 
 #[test]
 fn shared_peers_must_have_the_same_visible_children() {
-    let validate = |text: String| resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default());
+    let validate = |text: String| resolve_validated(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default());
     // Peers /t/p1 and /t/p2 (same root), each with the same child: fine.
     let peers = format!(
         "{BASE}3 2 0:43 / /t/p1 rw,relatime shared:7 - tmpfs s rw\n4 2 0:43 / /t/p2 rw,relatime shared:7 - tmpfs s rw\n"
@@ -188,12 +205,12 @@ fn per_type_rules() {
         "{BASE}3 2 0:7 / /t/d rw,relatime - debugfs debugfs rw\n4 3 0:8 / /t/d/tracing rw,relatime - tracefs tracefs rw\n5 2 0:24 / /t/pts rw,relatime - devpts devpts rw,mode=600\n"
     );
     let config = MountConfig { own_devpts_dev: Some(24), ..Default::default() };
-    let ns = namespace_from_mountinfo(5, text.as_bytes(), &config, false).unwrap();
+    let ns = fixture_ns(5, text.as_bytes(), &config, false).unwrap();
     assert_eq!(ns.by_mnt_id(3).unwrap().flags, flags::MS_RELATIME | flags::MS_REC);
     assert!(ns.by_mnt_id(4).is_none(), "tracefs is left out");
     assert_eq!(ns.by_mnt_id(5).unwrap().options, b"mode=600", "our own devpts instance");
     let config = MountConfig { own_devpts_dev: Some(99), ..Default::default() };
-    let ns = namespace_from_mountinfo(5, text.as_bytes(), &config, false).unwrap();
+    let ns = fixture_ns(5, text.as_bytes(), &config, false).unwrap();
     assert_eq!(ns.by_mnt_id(5).unwrap().options, b"mode=600,newinstance");
 }
 
@@ -212,7 +229,7 @@ fn external_specs_are_parsed_strictly() {
 #[test]
 fn image_round_trips_and_refuses_damage() {
     let config = fixture_config();
-    let ns = namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, true).unwrap();
+    let ns = fixture_ns(11, &fixture("mountinfo.txt"), &config, true).unwrap();
     let bytes = image::encode_namespace(&ns);
     let back = image::decode(&bytes, "m.img").unwrap();
     let recs: Vec<MountRecord> = back.iter().map(image::record_from_entry).collect();
@@ -222,75 +239,8 @@ fn image_round_trips_and_refuses_damage() {
     assert!(image::decode(&bytes[..bytes.len() - 3], "m.img").is_err());
 }
 
-/// Live namespaces: a shell in a new private mount namespace builds the
-/// mounts, then waits on stdin; dropping the guard ends it (and with it
-/// the namespace and every mount in it) and removes the base directory.
-pub(crate) mod live {
-    use std::io::{BufRead, BufReader};
-    use std::process::Command;
-
-    /// The shell is started through an intermediate that exits at once, so
-    /// it is not our descendant: other tests that collect this process's
-    /// own tree never see its namespace.
-    pub struct NsShell {
-        pid: i32,
-        ctl: Option<std::process::ChildStdin>,
-        dir: std::path::PathBuf,
-        pub base: std::path::PathBuf,
-    }
-
-    impl NsShell {
-        pub fn start(tag: &str, script: &str) -> NsShell {
-            use std::process::Stdio;
-            let dir = std::env::temp_dir().join(format!("criurs-mnt-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            let base = dir.join("base");
-            std::fs::create_dir_all(&base).unwrap();
-            let full = format!("set -e\nB=\"$1\"\n{script}\necho \"$$ ready\"\nread x || true\n");
-            // setsid -f forks and returns: the shell is reparented away.
-            let mut setsid = Command::new("setsid")
-                .args(["-f", "unshare", "--mount", "--propagation", "private", "sh", "-c", &full, "sh"])
-                .arg(&base)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("setsid and unshare are installed (util-linux)");
-            let ctl = setsid.stdin.take();
-            let out = setsid.stdout.take().unwrap();
-            let _ = setsid.wait();
-            let mut line = String::new();
-            BufReader::new(out).read_line(&mut line).unwrap();
-            let pid = line.split_whitespace().next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            let shell = NsShell { pid, ctl, dir, base };
-            assert!(line.trim().ends_with("ready") && pid > 0, "the namespace script failed (run as root): {line:?}");
-            shell
-        }
-
-        pub fn pid(&self) -> i32 {
-            self.pid
-        }
-    }
-
-    impl Drop for NsShell {
-        fn drop(&mut self) {
-            drop(self.ctl.take()); // EOF: the script's `read` returns and it exits
-            if self.pid <= 0 {
-                return;
-            }
-            for _ in 0..500 {
-                match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-                    Ok(stat) if !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z') => {
-                        std::thread::sleep(std::time::Duration::from_millis(10))
-                    }
-                    _ => break,
-                }
-            }
-            let _ = std::fs::remove_dir(&self.base);
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    pub const SCRIPT: &str = r#"
+/// The mounts the live test builds under $B (the shell's base).
+const LIVE_SCRIPT: &str = r#"
 mount -t tmpfs -o size=4m base "$B"
 mkdir "$B/t1" "$B/bind1" "$B/bindsub" "$B/shared" "$B/peer" "$B/slave" "$B/unb" "$B/over" "$B/del" "$B/proc"
 mkdir "$B/sp ace" "$(printf '%s/t\tab' "$B")" "$B/back\\slash" "$(printf '%s/new\nline' "$B")"
@@ -312,7 +262,6 @@ rmdir "$B/t1/gone"
 mount -t proc proc "$B/proc"
 for d in "$B/sp ace" "$(printf '%s/t\tab' "$B")" "$B/back\\slash" "$(printf '%s/new\nline' "$B")"; do mount -t tmpfs -o size=64k odd "$d"; done
 "#;
-}
 
 /// Mount points outside `base` other than "/" marked external, as a
 /// caller would with --external: the host's mounts copied into the
@@ -339,7 +288,8 @@ fn findmnt_flat(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
 fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
     use crate::Context;
     use std::os::unix::ffi::OsStrExt;
-    let sh = live::NsShell::start("live", live::SCRIPT);
+    crate::needs_root!();
+    let sh = NsShell::start("live", LIVE_SCRIPT);
     let base = sh.base.as_os_str().as_bytes().to_vec();
     let mut ctx = Context::new(sh.pid()).unwrap();
     ctx.set_external_mounts(host_mounts_as_external(sh.pid(), &base)).unwrap();
@@ -430,7 +380,7 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
     }
 
     // The image, decoded by CRIU's crit.
-    let dir = crate::pstree::tests::temp_dir("mntimg");
+    let dir = crate::testing::temp_dir("mntimg");
     ctx.set_images_dir(&dir).unwrap();
     ctx.dump_mnt_ns(ns_id).unwrap();
     let back = ctx.read_mnt_image(ns_id).unwrap();
@@ -465,6 +415,7 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
 
 #[test]
 fn own_namespace_is_collected_without_validation() {
+    crate::needs_root!();
     let me = std::process::id() as i32;
     let mut ctx = crate::Context::new(me).unwrap();
     ctx.collect_namespaces(true).unwrap();

@@ -4,11 +4,14 @@
 //!
 //! The diag sockets (and the SOCK_SEQPACKET unix socket CRIU keeps for
 //! later) are made inside the target namespace by a short-lived thread
-//! and stay bound to it. The families are then dumped concurrently on
+//! (in the caller's own namespace, by the calling thread) and stay bound
+//! to it. The families are then dumped concurrently on
 //! two sockets from the caller's namespace, two worker threads taking
-//! the next request as they get free (big ones first).
+//! the next request as they get free (big ones first), as the typed
+//! plan in [`plan`] orders them.
 
 pub mod diag;
+pub mod plan;
 pub mod procnet;
 pub mod record;
 pub mod table;
@@ -16,7 +19,7 @@ pub mod table;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
@@ -25,6 +28,7 @@ use crate::netlink::{process_datagram, NlSocket, Protocol, UnknownAttrs};
 use crate::ns::enter::{open_ns, run_in_namespace};
 use crate::ns::{NsEntry, NsKind, NsTable, NsType};
 use crate::pstree::ProcRoot;
+use plan::{Source, When};
 
 pub use diag::DiagRequest;
 pub use procnet::ProcTable;
@@ -58,7 +62,6 @@ impl NetNs {
     }
 
     pub fn seq_socket(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
         self.seq_socket.as_fd()
     }
 }
@@ -134,39 +137,62 @@ pub fn prep_ns_sockets(proc: &ProcRoot, ns: &NsEntry) -> Result<NetNs> {
 }
 
 fn seqpacket_socket() -> Result<OwnedFd> {
-    // SAFETY: plain socket(2); the result is checked and owned at once.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(Error::io(&std::io::Error::last_os_error(), "create a SOCK_SEQPACKET unix socket"));
-    }
-    // SAFETY: fd is a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| Error::sys(e, "create a SOCK_SEQPACKET unix socket"))
 }
 
-/// What the thread inside the namespace hands back: two diag sockets
-/// bound to the namespace and the /proc/net tables read from inside it.
+/// One source's outcome: its sockets and the attributes left unread.
+struct Batch {
+    result: Result<Vec<Socket>>,
+    unknown: UnknownAttrs,
+}
+
+/// Step 1, inside the namespace: the two diag sockets (bound to it for
+/// good), the /proc/net tables of the plan (read now: /proc/thread-self
+/// shows the namespace of the thread that entered it), and the inodes
+/// of the sockets criurs itself keeps there.
 struct Prepared {
-    first_socket: NlSocket,
-    second_socket: NlSocket,
-    proc_tables: Vec<(ProcTable, Result<Vec<Socket>>)>,
+    sockets: [NlSocket; 2],
+    tables: Vec<(usize, Batch)>,
+    ours: Vec<u32>,
 }
 
-/// One request's outcome: sockets or an error.
-type Batch = (&'static str, Result<Vec<Socket>>);
+fn prepare(net: &NetNs) -> Result<Prepared> {
+    let inside = || {
+        let sockets = [NlSocket::new(Protocol::SOCK_DIAG)?, NlSocket::new(Protocol::SOCK_DIAG)?];
+        let tables = plan::prepared()
+            .into_iter()
+            .filter_map(|i| match plan::PLAN[i].source {
+                Source::Proc(t) => Some((i, Batch { result: read_proc_table(t), unknown: UnknownAttrs::default() })),
+                Source::Diag(_) => None,
+            })
+            .collect::<Vec<_>>();
+        Ok((sockets, tables))
+    };
+    // The caller's own namespace needs no helper thread (nor the
+    // CAP_SYS_ADMIN that setns asks for), as in prep_ns_sockets.
+    let (sockets, tables) = if net.ns_type == NsType::Own { inside() } else { run_in_namespace(&net.ns_fd, NsKind::Net, inside) }?;
+    // Our own sockets in the namespace (CRIU's seqpacket socket and the
+    // two diag sockets) are tools of the collection, not the tree's.
+    let ours = [net.seq_socket(), sockets[0].as_fd(), sockets[1].as_fd()]
+        .into_iter()
+        .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino as u32))
+        .collect();
+    Ok(Prepared { sockets, tables, ours })
+}
 
-fn dump_family(sock: &mut NlSocket, req: DiagRequest) -> Result<Vec<Socket>> {
+fn dump_family(sock: &mut NlSocket, req: DiagRequest) -> Batch {
     let mut out = Vec::new();
     let mut unknown = UnknownAttrs::default();
-    sock.dump(&req.request(), &mut |payload| {
+    let result = sock.dump(&req.request(), &mut |payload| {
         out.push(req.parse(payload, &mut unknown)?);
         Ok(())
-    })?;
-    Ok(out)
+    });
+    Batch { result: result.map(|()| out), unknown }
 }
 
 fn read_proc_table(table: ProcTable) -> Result<Vec<Socket>> {
-    // /proc/thread-self/net shows the calling thread's namespace: this
-    // runs on the thread that entered it.
     let path = format!("/proc/thread-self/net/{}", table.file());
     match std::fs::read(&path) {
         Ok(text) => procnet::parse_table(table, &text, &path),
@@ -175,36 +201,45 @@ fn read_proc_table(table: ProcTable) -> Result<Vec<Socket>> {
     }
 }
 
-/// The order the requests after unix are handed out: the big ones first
-/// (TCP, whose v6 dump walks the same hash table as v4).
-const SCHEDULE: [usize; 10] = [1, 4, 2, 5, 3, 6, 7, 8, 9, 10];
+/// What the dumps gave: the pipelined dump already in a table (or its
+/// error), every other source's batch by plan position.
+struct Outcomes {
+    pipelined: Result<TableBuilder>,
+    pipelined_unknown: UnknownAttrs,
+    batches: Vec<Option<Batch>>,
+}
 
-/// Runs every request of `DiagRequest::ALL` on two sockets at once, two
-/// threads for two cores. The unix dump (the largest, and one request
-/// that cannot be split) is received on the first socket while the second
-/// takes the other requests in `SCHEDULE` order; then the second thread
-/// parses and indexes the unix datagrams, into `unix_table`, while they
-/// still arrive. Returns the unix table and the other outcomes in
-/// `DiagRequest::ALL` order.
-fn dump_concurrently(sockets: [&mut NlSocket; 2], mut unix_table: TableBuilder) -> Result<(Result<TableBuilder>, Vec<Batch>)> {
+/// Step 2: every diag dump of the plan on two sockets at once, two
+/// threads for two cores. The pipelined dump (unix: the largest, and
+/// one request that cannot be split) is received on the first socket
+/// while the second takes the others in `plan::schedule()` order; then
+/// the second thread parses and indexes the pipelined datagrams, into a
+/// table that leaves out `ours`, while they still arrive.
+fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>) -> Result<Outcomes> {
+    let schedule = plan::schedule();
     let next = AtomicUsize::new(0);
     let work = |sock: &mut NlSocket, done: &mut Vec<(usize, Batch)>| loop {
         let k = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&i) = SCHEDULE.get(k) else { break };
-        let req = DiagRequest::ALL[i];
-        done.push((i, (req.name(), dump_family(sock, req))));
+        let Some(&i) = schedule.get(k) else { break };
+        if let Source::Diag(req) = plan::PLAN[i].source {
+            done.push((i, dump_family(sock, req)));
+        }
     };
     let [first, second] = sockets;
-    let unix = DiagRequest::ALL[0];
+    let Source::Diag(big) = plan::PLAN[plan::pipelined()].source else {
+        return Err(Error::new(libc::EFAULT, "the pipelined step of the socket plan is not a diag dump"));
+    };
     let port = first.port();
-    let (unix_result, mut all) = std::thread::scope(|scope| {
+    let mut table = TableBuilder::excluding(ours);
+    let mut unknown = UnknownAttrs::default();
+    let (pipelined, done) = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<(u32, Vec<u8>)>();
         let receiver = std::thread::Builder::new()
             .name("criurs-sockdiag".into())
             .spawn_scoped(scope, || {
                 // A parser that stopped on an error drops its end; the dump
                 // is still drained so the socket can take the next request.
-                let received = first.dump_datagrams(&unix.request(), &mut |seq, d| {
+                let received = first.dump_datagrams(&big.request(), &mut |seq, d| {
                     let _ = tx.send((seq, d.to_vec()));
                 });
                 drop(tx);
@@ -213,30 +248,33 @@ fn dump_concurrently(sockets: [&mut NlSocket; 2], mut unix_table: TableBuilder) 
                 (received, done)
             })
             .map_err(|e| Error::io(&e, "start a sock_diag worker thread"))?;
-        let mut all = Vec::new();
-        work(second, &mut all);
-        let parsed = parse_datagrams(rx, port, unix, &mut unix_table);
-        let (received, theirs) =
-            receiver.join().map_err(|_| Error::new(libc::EFAULT, "sock_diag worker thread panicked"))?;
-        all.extend(theirs);
-        Ok::<_, Error>((received.and(parsed).map(|_| unix_table), all))
+        let mut done = Vec::new();
+        work(second, &mut done);
+        let parsed = parse_datagrams(rx, port, big, &mut table, &mut unknown);
+        let (received, theirs) = receiver.join().map_err(|_| Error::new(libc::EFAULT, "sock_diag worker thread panicked"))?;
+        done.extend(theirs);
+        Ok::<_, Error>((received.and(parsed), done))
     })?;
-    all.sort_by_key(|(i, _)| *i);
-    Ok((unix_result, all.into_iter().map(|(_, batch)| batch).collect()))
+    let mut batches: Vec<Option<Batch>> = (0..plan::PLAN.len()).map(|_| None).collect();
+    for (i, batch) in done {
+        batches[i] = Some(batch);
+    }
+    Ok(Outcomes { pipelined: pipelined.map(|()| table), pipelined_unknown: unknown, batches })
 }
 
 /// Parses the datagrams of one dump as the receiving thread hands them
-/// over, up to NLMSG_DONE, into `table`.
+/// over, up to its end, into `table`.
 fn parse_datagrams(
     datagrams: std::sync::mpsc::Receiver<(u32, Vec<u8>)>,
     port: u32,
     req: DiagRequest,
     table: &mut TableBuilder,
+    unknown: &mut UnknownAttrs,
 ) -> Result<()> {
+    let kind = req.kind();
     for (seq, datagram) in datagrams {
-        let mut unknown = UnknownAttrs::default();
-        let done = process_datagram(&req.kind(), &datagram, seq, port, &mut |payload| {
-            table.push(req.parse(payload, &mut unknown)?);
+        let done = process_datagram(&kind, &datagram, seq, port, &mut |payload| {
+            table.push(req.parse(payload, unknown)?);
             Ok(())
         })?;
         if done {
@@ -246,76 +284,95 @@ fn parse_datagrams(
     Err(Error::new(libc::EPROTO, format!("the {} dump ended without NLMSG_DONE", req.name())))
 }
 
-/// CRIU's `collect_sockets(ns)`.
-pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
-    let what = format!("net namespace {}", net.id);
-    let prepared = run_in_namespace(&net.ns_fd, NsKind::Net, || {
-        Ok(Prepared {
-            first_socket: NlSocket::new(Protocol::SOCK_DIAG)?,
-            second_socket: NlSocket::new(Protocol::SOCK_DIAG)?,
-            proc_tables: ProcTable::ALL.iter().map(|&t| (t, read_proc_table(t))).collect(),
-        })
-    })
-    .map_err(|e| e.context(&what))?;
-    let Prepared { mut first_socket, mut second_socket, proc_tables } = prepared;
+/// One source as it goes into the table: how many it added, or why not.
+struct Merged {
+    source: Source,
+    added: Result<usize>,
+    unknown: UnknownAttrs,
+}
 
-    // Our own sockets in the namespace (CRIU's seqpacket socket and the
-    // two diag sockets) are tools of the collection, not the tree's.
-    let ours: Vec<u32> = [net.seq_socket(), first_socket.as_fd(), second_socket.as_fd()]
-        .into_iter()
-        .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino as u32))
-        .collect();
-    let (unix, mut others) =
-        dump_concurrently([&mut first_socket, &mut second_socket], TableBuilder::excluding(ours.clone()))?;
-
-    // Raw sockets come from /proc when the kernel has no raw_diag; ping
-    // sockets always do.
-    let raw_missing = |name: &str| others.iter().any(|(n, r)| *n == name && matches!(r, Err(e) if e.errno() == libc::ENOENT));
-    let (raw4_missing, raw6_missing) = (raw_missing("raw4"), raw_missing("raw6"));
-    let mut from_proc: Vec<Batch> = Vec::new();
-    for (table, result) in proc_tables {
-        let name = match table {
-            ProcTable::Raw if raw4_missing => "proc-raw",
-            ProcTable::Raw6 if raw6_missing => "proc-raw6",
-            ProcTable::Icmp => "proc-icmp",
-            ProcTable::Icmp6 => "proc-icmp6",
-            _ => continue,
-        };
-        from_proc.push((name, result));
+/// Step 3: the batches into one table, in plan order; a source whose
+/// condition does not hold (a /proc raw table while raw_diag answered)
+/// is left out.
+fn merge(outcomes: Outcomes, tables: Vec<(usize, Batch)>, ours: Vec<u32>) -> (TableBuilder, Vec<Merged>) {
+    let Outcomes { pipelined, pipelined_unknown, mut batches } = outcomes;
+    for (i, batch) in tables {
+        batches[i] = Some(batch);
     }
-    // Keep CRIU's order: unix, inet (and raw), then /proc tables, packet, netlink.
-    let tail = others.split_off(others.len() - 2);
-    let (mut table, unix) = match unix {
-        Ok(table) => {
-            let n = table.len();
-            (table, Ok(n))
+    let unsupported = |req: DiagRequest, batches: &[Option<Batch>]| {
+        plan::position(Source::Diag(req))
+            .and_then(|i| batches[i].as_ref())
+            .is_some_and(|b| matches!(&b.result, Err(e) if e.errno() == libc::ENOENT))
+    };
+    let wanted: Vec<bool> = plan::PLAN
+        .iter()
+        .map(|step| match step.when {
+            When::Always => true,
+            When::Unsupported(req) => unsupported(req, &batches),
+        })
+        .collect();
+    let first = plan::pipelined();
+    let (mut table, first_added) = match pipelined {
+        Ok(t) => {
+            let n = t.len();
+            (t, Ok(n))
         }
         Err(e) => (TableBuilder::excluding(ours), Err(e)),
     };
-    let mut outcomes = vec![("unix", unix)];
-    for (name, result) in others.into_iter().chain(from_proc).chain(tail) {
-        outcomes.push((name, result.map(|batch| table.extend(batch))));
+    let mut merged = Vec::with_capacity(plan::PLAN.len());
+    for (i, step) in plan::PLAN.iter().enumerate() {
+        if i == first {
+            merged.push(Merged { source: step.source, added: first_added.clone(), unknown: pipelined_unknown });
+            continue;
+        }
+        let Some(batch) = batches[i].take() else { continue };
+        if !wanted[i] {
+            continue;
+        }
+        let added = batch.result.map(|sockets| table.extend(sockets));
+        merged.push(Merged { source: step.source, added, unknown: batch.unknown });
     }
-    let mut families = Vec::new();
-    for (name, result) in outcomes {
-        match result {
-            Ok(added) => families.push(FamilyStatus { name, state: FamilyState::Collected(added) }),
+    (table, merged)
+}
+
+/// Step 4, CRIU's rules for what a source gave: a family whose diag
+/// module is missing (ENOENT) is a warning; another failure stops the
+/// collection, but in the caller's own namespace, which is not dumped,
+/// where it is logged and the sockets that need it fail later.
+fn policy(net: &NetNs, merged: Vec<Merged>, what: &str, log: &Logger) -> Result<Vec<FamilyStatus>> {
+    let mut families = Vec::with_capacity(merged.len());
+    for Merged { source, added, unknown } in merged {
+        let name = source.name();
+        if !unknown.is_empty() {
+            log.debug("sockets", format_args!("{what}: {name}: {unknown}"));
+        }
+        let state = match added {
+            Ok(n) => FamilyState::Collected(n),
             Err(e) if e.errno() == libc::ENOENT => {
                 log.warn("sockets", format_args!("{what}: the kernel does not support {name} sockets diag: {e}"));
-                families.push(FamilyStatus { name, state: FamilyState::Unsupported });
+                FamilyState::Unsupported
             }
             Err(e) => {
                 let e = e.context(format!("{what}: collect {name} sockets"));
                 if net.ns_type != NsType::Own {
                     return Err(e);
                 }
-                // As CRIU: the caller's own namespace is not dumped, so a
-                // socket that needs the missing data fails later instead.
                 log.error("sockets", format_args!("{e}; uncollected sockets will probably fail later"));
-                families.push(FamilyStatus { name, state: FamilyState::Failed(e) });
+                FamilyState::Failed(e)
             }
-        }
+        };
+        families.push(FamilyStatus { name, source, state, unknown });
     }
+    Ok(families)
+}
+
+/// CRIU's `collect_sockets(ns)`: prepare, run, merge, policy.
+pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
+    let what = format!("net namespace {}", net.id);
+    let Prepared { mut sockets, tables, ours } = prepare(net).map_err(|e| e.context(&what))?;
+    let outcomes = run(&mut sockets, ours.clone())?;
+    let (table, merged) = merge(outcomes, tables, ours);
+    let families = policy(net, merged, &what, log)?;
     let table = table.finish(families);
     if table.duplicates() > 0 {
         log.debug("sockets", format_args!("{what}: {} sockets reported twice, listed once", table.duplicates()));

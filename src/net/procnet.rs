@@ -1,7 +1,8 @@
 //! RAW and ping (ICMP, ICMPv6) sockets from `/proc/PID/net/{raw,raw6,
-//! icmp,icmp6}`: no kernel has a diag module for ping sockets, and this
-//! machine's has no raw_diag, so without these tables CRIU knows such
-//! sockets only from a task's fd. The tables show the namespace of PID.
+//! icmp,icmp6}`: no kernel has a diag module for ping sockets, and
+//! raw_diag exists only in kernels built with CONFIG_INET_RAW_DIAG (and
+//! its module loaded), so without these tables CRIU knows such sockets
+//! only from a task's fd. The tables show the namespace of PID.
 //!
 //! A line (kernel's raw_sock_seq_show / ping_v4_format_sock):
 //! `  sl  local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ref pointer drops`
@@ -13,7 +14,7 @@ use super::diag::{IPPROTO_ICMP, IPPROTO_ICMPV6};
 use super::record::*;
 
 /// The four tables and what their lines are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProcTable {
     Raw,
     Raw6,

@@ -75,8 +75,9 @@ impl UnixDetail {
 pub enum InetSource {
     /// A sock_diag (inet_diag, udp_diag, raw_diag) reply.
     Diag,
-    /// A line of /proc/PID/net/{raw,raw6,icmp,icmp6}: no diag module
-    /// reports these sockets on this kernel.
+    /// A line of /proc/PID/net/{raw,raw6,icmp,icmp6}: no diag module of
+    /// the running kernel reports these sockets (ping sockets never have
+    /// one; raw ones lack it without raw_diag).
     ProcNet,
 }
 

@@ -1,12 +1,15 @@
 //! The sockets of one network namespace, keyed by inode (CRIU's
-//! `lookup_socket`), iterated in a stable order: the order the requests
-//! were sent (unix, tcp4, udp4, udplite4, tcp6, udp6, udplite6, raw,
-//! ping, packet, netlink), and within one the kernel's dump order.
+//! `lookup_socket`), iterated in a stable order: the order of the
+//! sources in [`super::plan::PLAN`], and within one the kernel's dump
+//! order.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::Error;
+use crate::netlink::UnknownAttrs;
+
+use super::plan::Source;
 
 use super::record::Socket;
 
@@ -43,11 +46,15 @@ pub enum FamilyState {
     Failed(Error),
 }
 
-/// The outcome of one request ("unix", "tcp4", ..., "icmp6").
+/// The outcome of one source of the plan ("unix", "tcp4", ...,
+/// "proc-icmp6").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyStatus {
     pub name: &'static str,
+    pub source: Source,
     pub state: FamilyState,
+    /// Attributes of its replies that were met but not read.
+    pub unknown: UnknownAttrs,
 }
 
 /// The sockets of one network namespace.
@@ -208,7 +215,9 @@ mod tests {
 
     #[test]
     fn keeps_batch_order_indexes_nonzero_inodes_and_drops_repeats() {
-        let fam = vec![FamilyStatus { name: "unix", state: FamilyState::Collected(3) }, FamilyStatus { name: "tcp4", state: FamilyState::Unsupported }];
+        let status = |source: Source, state| FamilyStatus { name: source.name(), source, state, unknown: Default::default() };
+        let tcp4 = crate::net::DiagRequest::Inet { family: crate::net::AF_INET, proto: crate::net::diag::IPPROTO_TCP };
+        let fam = vec![status(Source::Diag(crate::net::DiagRequest::Unix), FamilyState::Collected(3)), status(Source::Diag(tcp4), FamilyState::Unsupported)];
         let t = from_batches(vec![vec![sk(5), sk(0), sk(3)], vec![sk(9), sk(5), sk(0)]], fam);
         let order: Vec<u32> = t.iter().map(|s| s.ino).collect();
         assert_eq!(order, vec![5, 0, 3, 9, 0]);

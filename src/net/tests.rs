@@ -232,7 +232,7 @@ fn zoo_child(dir: &std::path::Path, report: &mut std::fs::File) -> std::io::Resu
 }
 
 pub(crate) fn spawn_zoo() -> Zoo {
-    let dir = crate::pstree::tests::temp_dir("sockzoo");
+    let dir = crate::testing::temp_dir("sockzoo");
     let (report_r, report_w) = nix::unistd::pipe().unwrap();
     let (hold_r, hold_w) = nix::unistd::pipe().unwrap();
     // SAFETY: the child only makes sockets and writes to pipes, then
@@ -294,6 +294,7 @@ fn ss_lines(pid: i32) -> Vec<String> {
 
 #[test]
 fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
+    crate::needs_root!();
     let before = own_net_ns();
     let zoo = spawn_zoo();
     let f = |k: &str| *zoo.facts.get(k).unwrap_or_else(|| panic!("no fact {k}")) as u32;
@@ -307,7 +308,7 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
     let t = ctx.sockets(ns.id).unwrap();
     // The seqpacket socket criurs keeps inside the namespace is ours, not
     // the tree's: ss sees it, the table leaves it out.
-    let seq = ctx.net_namespaces().get(ns.id).unwrap().seq_socket();
+    let seq = ctx.net_namespaces().unwrap().get(ns.id).unwrap().seq_socket();
     let ours = nix::sys::stat::fstat(seq).unwrap().st_ino as u32;
     assert!(t.lookup(ours).is_none(), "our own seqpacket socket is not listed");
     let uid = f("uid");
@@ -463,6 +464,7 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
 
 #[test]
 fn failing_calls_leave_the_caller_in_its_namespace() {
+    crate::needs_root!();
     let before = own_net_ns();
     let zoo = spawn_zoo();
     let mut ctx = Context::new(zoo.pid).unwrap();
@@ -483,6 +485,7 @@ fn failing_calls_leave_the_caller_in_its_namespace() {
 
 #[test]
 fn for_dump_collects_sockets_of_every_walked_namespace() {
+    crate::needs_root!();
     let zoo = spawn_zoo();
     let mut ctx = Context::new(zoo.pid).unwrap();
     ctx.collect_namespaces(true).unwrap();
@@ -490,7 +493,7 @@ fn for_dump_collects_sockets_of_every_walked_namespace() {
     let t = ctx.sockets(ns).unwrap();
     assert!(t.lookup(zoo.facts["pair_a"] as u32).is_some());
     assert!(t.collected("unix") && t.collected("tcp4") && t.collected("netlink"));
-    assert_eq!(ctx.net_namespaces().len(), 1, "the root's net ns differs from ours: only it is walked");
+    assert_eq!(ctx.net_namespaces().unwrap().len(), 1, "the root's net ns differs from ours: only it is walked");
 }
 
 /// The unix datagrams parsed on the second worker: a dump whose receiver
@@ -499,11 +502,11 @@ fn for_dump_collects_sockets_of_every_walked_namespace() {
 #[test]
 fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
     use super::{parse_datagrams, DiagRequest, TableBuilder};
-    let unix = DiagRequest::ALL[0];
+    let unix = DiagRequest::Unix;
     let (tx, rx) = std::sync::mpsc::channel::<(u32, Vec<u8>)>();
     drop(tx);
     let mut table = TableBuilder::default();
-    let e = parse_datagrams(rx, 9, unix, &mut table).unwrap_err();
+    let e = parse_datagrams(rx, 9, unix, &mut table, &mut Default::default()).unwrap_err();
     assert_eq!(e.errno(), libc::EPROTO);
     assert!(e.message().contains("unix dump ended without NLMSG_DONE"), "{e}");
     // A reply too short for unix_diag_msg.
@@ -516,7 +519,7 @@ fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
     short.extend_from_slice(&9u32.to_ne_bytes());
     short.extend_from_slice(&[1, 2, 3, 0]);
     tx.send((4, short)).unwrap();
-    let e = parse_datagrams(rx, 9, unix, &mut table).unwrap_err();
+    let e = parse_datagrams(rx, 9, unix, &mut table, &mut Default::default()).unwrap_err();
     assert_eq!(e.errno(), libc::EBADMSG, "{e}");
     assert!(table.is_empty());
 }

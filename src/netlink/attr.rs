@@ -25,6 +25,7 @@ pub struct Attr<'a> {
 
 impl<'a> Attr<'a> {
     /// The payload as one u8; `what` names the attribute in errors.
+    #[inline]
     pub fn u8(&self, what: &str) -> Result<u8> {
         need(what, self.payload, 1)?;
         Ok(U8(0).get(self.payload))
@@ -37,6 +38,7 @@ impl<'a> Attr<'a> {
     }
 
     /// The payload as one native-endian u32.
+    #[inline]
     pub fn u32(&self, what: &str) -> Result<u32> {
         need(what, self.payload, 4)?;
         Ok(U32(0).get(self.payload))
@@ -67,6 +69,7 @@ impl<'a> Attr<'a> {
     }
 
     /// The payload, checked to hold at least the `len`-byte layout `what`.
+    #[inline]
     pub fn layout(&self, what: &str, len: usize) -> Result<&'a [u8]> {
         need(what, self.payload, len)?;
         Ok(self.payload)
@@ -82,6 +85,7 @@ pub struct Attrs<'a> {
     failed: bool,
 }
 
+#[inline]
 pub fn attributes(buf: &[u8]) -> Attrs<'_> {
     Attrs { rest: buf, failed: false }
 }
@@ -89,6 +93,7 @@ pub fn attributes(buf: &[u8]) -> Attrs<'_> {
 impl<'a> Iterator for Attrs<'a> {
     type Item = Result<Attr<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.rest.is_empty() {
             return None;
@@ -140,6 +145,7 @@ pub struct UnknownAttrs {
 
 impl UnknownAttrs {
     /// Notes one attribute of type `kind` that was not read.
+    #[inline]
     pub fn note(&mut self, kind: u16) {
         self.count += 1;
         if kind < 128 {

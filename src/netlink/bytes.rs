@@ -27,59 +27,72 @@ pub struct I32(pub usize);
 pub struct Bytes<const N: usize>(pub usize);
 
 impl U8 {
+    #[inline]
     pub fn get(self, b: &[u8]) -> u8 {
         b[self.0]
     }
+    #[inline]
     pub fn set(self, b: &mut [u8], v: u8) {
         b[self.0] = v;
     }
 }
 
 impl U16 {
+    #[inline]
     pub fn get(self, b: &[u8]) -> u16 {
         u16::from_ne_bytes([b[self.0], b[self.0 + 1]])
     }
+    #[inline]
     pub fn set(self, b: &mut [u8], v: u16) {
         b[self.0..self.0 + 2].copy_from_slice(&v.to_ne_bytes());
     }
 }
 
 impl Be16 {
+    #[inline]
     pub fn get(self, b: &[u8]) -> u16 {
         u16::from_be_bytes([b[self.0], b[self.0 + 1]])
     }
+    #[inline]
     pub fn set(self, b: &mut [u8], v: u16) {
         b[self.0..self.0 + 2].copy_from_slice(&v.to_be_bytes());
     }
 }
 
 impl U32 {
+    #[inline]
     pub fn get(self, b: &[u8]) -> u32 {
         u32::from_ne_bytes([b[self.0], b[self.0 + 1], b[self.0 + 2], b[self.0 + 3]])
     }
+    #[inline]
     pub fn set(self, b: &mut [u8], v: u32) {
         b[self.0..self.0 + 4].copy_from_slice(&v.to_ne_bytes());
     }
 }
 
 impl I32 {
+    #[inline]
     pub fn get(self, b: &[u8]) -> i32 {
         i32::from_ne_bytes([b[self.0], b[self.0 + 1], b[self.0 + 2], b[self.0 + 3]])
     }
+    #[inline]
     pub fn set(self, b: &mut [u8], v: i32) {
         b[self.0..self.0 + 4].copy_from_slice(&v.to_ne_bytes());
     }
 }
 
 impl<const N: usize> Bytes<N> {
+    #[inline]
     pub fn get(self, b: &[u8]) -> [u8; N] {
         let mut out = [0u8; N];
         out.copy_from_slice(&b[self.0..self.0 + N]);
         out
     }
+    #[inline]
     pub fn slice(self, b: &[u8]) -> &[u8] {
         &b[self.0..self.0 + N]
     }
+    #[inline]
     pub fn set(self, b: &mut [u8], v: &[u8; N]) {
         b[self.0..self.0 + N].copy_from_slice(v);
     }

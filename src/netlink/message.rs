@@ -71,6 +71,7 @@ pub fn messages(buf: &[u8]) -> Messages<'_> {
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<NlMsg<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.rest.is_empty() {
             return None;

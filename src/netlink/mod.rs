@@ -58,7 +58,7 @@ impl Protocol {
 
 /// One kind of dump: what is sent and what comes back. The entries of
 /// the protocol rooms' lists (`net::DiagRequest::kind`,
-/// [`route::RouteDump::ALL`]) are values of this type.
+/// [`route::ALL`]) are values of this type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DumpKind {
     /// For messages: "unix", "tcp4", "link", ...
@@ -90,6 +90,7 @@ impl DumpKind {
 
     /// The one message walk: splits a reply's payload into its fixed
     /// header (checked to be `reply_header` bytes) and its attributes.
+    #[inline]
     pub fn split<'a>(&self, payload: &'a [u8]) -> Result<(&'a [u8], Attrs<'a>)> {
         bytes::need(self.header_name, payload, self.reply_header)?;
         let (header, rest) = payload.split_at(self.reply_header);

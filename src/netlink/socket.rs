@@ -1,6 +1,6 @@
 //! A netlink socket of any protocol (netlink-sys underneath) and the one
 //! dump loop: send a request, receive each datagram whole, hand its
-//! messages to [`process_datagram`](super::process_datagram) until the
+//! messages to [`process_datagram`] until the
 //! dump ends.
 
 use std::io;

@@ -248,9 +248,10 @@ fn unix_listener_dump(sock: &mut NlSocket) -> Vec<(u32, usize)> {
 
 #[test]
 fn replies_larger_than_the_first_buffer_are_not_lost_and_strangers_are_ignored() {
+    crate::needs_root!();
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::net::{UnixListener, UnixStream};
-    let dir = crate::pstree::tests::temp_dir("nlbig");
+    let dir = crate::testing::temp_dir("nlbig");
     let path = dir.join("l.sock");
     let listener = UnixListener::bind(&path).unwrap();
     nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(300).unwrap()).unwrap();

@@ -64,6 +64,7 @@ mod tests {
 
     #[test]
     fn worker_joins_own_netns_and_caller_stays_put() {
+        crate::needs_root!();
         let before = own_net();
         let fd = open_ns(&ProcRoot::default(), std::process::id() as i32, NsKind::Net).unwrap();
         let seen = run_in_namespace(&fd, NsKind::Net, || Ok(own_net())).unwrap();

@@ -4,7 +4,6 @@
 //! another namespace of the tree, external namespaces. Every tree is made
 //! by a script that ends with the test (see ns::live_tests::LiveTree).
 
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -12,7 +11,7 @@ use super::fixture;
 use crate::netdev::stream::{Stream, IFADDR_MAGIC, ROUTE_MAGIC, RULE_MAGIC};
 use crate::netdev::{DeviceType, Plan};
 use crate::netlink::message::nlmsghdr;
-use crate::ns::live_tests::{announce, kid_of, LiveTree};
+use crate::testing::{announce, kid_of, LiveTree};
 use crate::ns::NsKind;
 use crate::Context;
 
@@ -46,7 +45,7 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(tag: &str) -> Dir {
-        Dir(crate::pstree::tests::temp_dir(tag))
+        Dir(crate::testing::temp_dir(tag))
     }
     fn names(&self) -> Vec<String> {
         let mut n: Vec<String> = std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
@@ -115,6 +114,7 @@ fn net_id(ctx: &Context, pid: i32) -> u32 {
 
 #[test]
 fn the_ns_sockets_network_is_dumped_as_criu_4_2_dumps_it() {
+    crate::needs_root!();
     let tree = fixture_tree(FIXTURE_NETWORK);
     let dir = Dir::new("netdev-fixture");
     let mut ctx = Context::new(tree.pid("root")).unwrap();
@@ -187,6 +187,7 @@ fn the_ns_sockets_network_is_dumped_as_criu_4_2_dumps_it() {
 
 #[test]
 fn links_criu_cannot_dump_refuse_the_dump_and_nothing_is_written() {
+    crate::needs_root!();
     let tree = fixture_tree("ip link set lo up && ip link add vx0 type vxlan id 5 dstport 4789 && ip tuntap add tap0 mode tap");
     let dir = Dir::new("netdev-refuse");
     let mut ctx = Context::new(tree.pid("root")).unwrap();
@@ -212,6 +213,7 @@ fn links_criu_cannot_dump_refuse_the_dump_and_nothing_is_written() {
 
 #[test]
 fn a_veth_to_another_namespace_of_the_tree_names_it_by_nsid_and_a_bridge_is_its_master() {
+    crate::needs_root!();
     // The root in one net namespace, a child in another; a veth between
     // them, the root's end enslaved to a bridge. No pid namespace: the
     // script names the child by its pid in /proc.
@@ -253,6 +255,7 @@ fn a_veth_to_another_namespace_of_the_tree_names_it_by_nsid_and_a_bridge_is_its_
 
 #[test]
 fn an_external_namespace_gets_its_key_only() {
+    crate::needs_root!();
     let tree = fixture_tree("ip link set lo up");
     let dir = Dir::new("netdev-external");
     let mut ctx = Context::new(tree.pid("root")).unwrap();
@@ -264,8 +267,6 @@ fn an_external_namespace_gets_its_key_only() {
     let netns = crit_decode(&dir.0.join("netns-10.img"));
     assert_eq!(netns["entries"], serde_json::json!([{"ext_key": "outer-net"}]));
     assert_eq!(dir.names(), ["netns-10.img"]);
-    let _ = dir.0.as_path().as_os_str();
-    let _ = std::io::stdin().as_fd();
 }
 
 /// Makes an nftables table in the calling thread's namespace with a raw
@@ -297,6 +298,7 @@ fn add_nft_table(name: &str) {
 
 #[test]
 fn an_nftables_ruleset_refuses_the_dump_and_its_absence_writes_criu_empty_image() {
+    crate::needs_root!();
     let tree = fixture_tree("ip link set lo up");
     let dir = Dir::new("netdev-nft");
     let mut ctx = Context::new(tree.pid("root")).unwrap();
@@ -321,6 +323,7 @@ fn an_nftables_ruleset_refuses_the_dump_and_its_absence_writes_criu_empty_image(
 
 #[test]
 fn a_veth_whose_peer_is_outside_the_tree_is_dumped_without_a_peer_namespace() {
+    crate::needs_root!();
     // The peer's namespace is pinned by a bind mount in the tree's private
     // mount namespace, and no task of the tree is in it.
     // Each step on its own: the holder is killed whatever happened before.
