@@ -33,6 +33,32 @@
 // From /proc/PID/net/{raw,raw6,icmp,icmp6}: no diag module reports it.
 #define CRIURS_SK_SOURCE_PROCNET 1
 
+// What a dump does with a link (criurs_net_link.plan).
+#define CRIURS_NET_PLAN_DUMP 1
+
+// Left out, as CRIU leaves it (the fallback tunnels gre0, gretap0, sit0).
+#define CRIURS_NET_PLAN_SKIP 2
+
+// CRIU 4.2 cannot dump it: criurs_dump_net_ns refuses the namespace.
+#define CRIURS_NET_PLAN_REFUSE 3
+
+// CRIU's device types (netdev.proto nd_type; criurs_net_link.device_type).
+#define CRIURS_ND_LOOPBACK 1
+
+#define CRIURS_ND_VETH 2
+
+#define CRIURS_ND_TUN 3
+
+#define CRIURS_ND_EXTLINK 4
+
+#define CRIURS_ND_VENET 5
+
+#define CRIURS_ND_BRIDGE 6
+
+#define CRIURS_ND_MACVLAN 7
+
+#define CRIURS_ND_SIT 8
+
 // Namespace kinds: each is the kind's CLONE_NEW* flag.
 #define CRIURS_NS_TIME 128
 
@@ -236,6 +262,144 @@ typedef struct criurs_packet_mclist {
   uint8_t addr[32];
 } criurs_packet_mclist;
 
+// One link of a network namespace (RTM_NEWLINK) and what a dump makes
+// of it. Pointers point into the context and stay valid until the next
+// criurs_collect_net_config or criurs_dump_net_ns on the same namespace,
+// the next criurs_collect_namespaces, or criurs_ctx_free; do not free
+// them. A pointer is NULL when its length is 0. Names and kinds are the
+// target's bytes: not NUL-terminated, not necessarily text.
+typedef struct criurs_net_link {
+  uint32_t ifindex;
+  // ARPHRD_* (1 ether, 772 loopback, ...).
+  uint16_t hw_type;
+  // IFF_* flags.
+  uint32_t flags;
+  const uint8_t *name;
+  size_t name_len;
+  uint32_t mtu;
+  bool has_mtu;
+  // Link-layer address (IFLA_ADDRESS).
+  const uint8_t *address;
+  size_t address_len;
+  // IFLA_MASTER: the bridge (or bond) it is enslaved to.
+  uint32_t master;
+  bool has_master;
+  // IFLA_LINK: the link under this one (a veth's peer).
+  uint32_t link;
+  bool has_link;
+  // IFLA_LINK_NETNSID: the id, in this namespace, of the namespace
+  // `link` is in.
+  int32_t link_netnsid;
+  bool has_link_netnsid;
+  // IF_OPER_* (0 when not reported).
+  uint8_t operstate;
+  // IFLA_INFO_KIND ("veth", "bridge", ...).
+  const uint8_t *kind;
+  size_t kind_len;
+  // CRIURS_NET_PLAN_*.
+  uint32_t plan;
+  // CRIURS_ND_* when plan is CRIURS_NET_PLAN_DUMP, else 0.
+  uint32_t device_type;
+  // Why it is skipped or refused (CRIU's words), as text; NULL for DUMP.
+  const uint8_t *reason;
+  size_t reason_len;
+  // CRIU's peer_ifindex: IFLA_LINK, else the link's own index.
+  uint32_t peer_ifindex;
+  // CRIU's id of the namespace of the peer (has_peer_nsid false: the
+  // peer is outside the tree).
+  uint32_t peer_nsid;
+  bool has_peer_nsid;
+} criurs_net_link;
+
+// One address (RTM_NEWADDR). Pointers as in criurs_net_link; addresses
+// are the kernel's bytes (4 for IPv4, 16 for IPv6).
+typedef struct criurs_net_addr {
+  // AF_INET, AF_INET6, ...
+  uint8_t family;
+  uint8_t prefixlen;
+  // RT_SCOPE_* (0 global, 253 link, 254 host).
+  uint8_t scope;
+  // IFA_F_* (all 32 bits when the kernel sends IFA_FLAGS).
+  uint32_t flags;
+  uint32_t ifindex;
+  // IFA_ADDRESS (the peer of a point-to-point address).
+  const uint8_t *address;
+  size_t address_len;
+  // IFA_LOCAL (the address itself, for IPv4).
+  const uint8_t *local;
+  size_t local_len;
+  const uint8_t *broadcast;
+  size_t broadcast_len;
+  const uint8_t *label;
+  size_t label_len;
+  // Seconds; 0xffffffff is forever.
+  uint32_t valid_lft;
+  uint32_t preferred_lft;
+  bool has_lifetimes;
+} criurs_net_addr;
+
+// One route of table main (RTM_NEWROUTE), as route-N/route6-N hold it.
+typedef struct criurs_net_route {
+  uint8_t family;
+  uint8_t dst_len;
+  uint8_t src_len;
+  uint8_t tos;
+  uint32_t table;
+  // RTPROT_* (2 kernel, 3 boot, 4 static).
+  uint8_t protocol;
+  uint8_t scope;
+  // RTN_* (1 unicast, 2 local, ...).
+  uint8_t type_;
+  // RTM_F_*.
+  uint32_t flags;
+  const uint8_t *dst;
+  size_t dst_len_bytes;
+  const uint8_t *src;
+  size_t src_len_bytes;
+  const uint8_t *gateway;
+  size_t gateway_len;
+  const uint8_t *prefsrc;
+  size_t prefsrc_len;
+  uint32_t oif;
+  bool has_oif;
+  uint32_t iif;
+  bool has_iif;
+  // The metric.
+  uint32_t priority;
+  bool has_priority;
+  // RTA_PREF (IPv6 router preference).
+  uint8_t pref;
+  bool has_pref;
+  // Next hops of a multipath route (0: a single path).
+  size_t nexthops;
+} criurs_net_route;
+
+// One IPv4 rule (RTM_NEWRULE), as rule-N holds it.
+typedef struct criurs_net_rule {
+  uint8_t family;
+  uint8_t dst_len;
+  uint8_t src_len;
+  uint8_t tos;
+  uint32_t table;
+  // FR_ACT_* (1 to table, 2 goto, ...).
+  uint8_t action;
+  uint32_t flags;
+  uint32_t priority;
+  bool has_priority;
+  const uint8_t *src;
+  size_t src_bytes;
+  const uint8_t *dst;
+  size_t dst_bytes;
+  const uint8_t *iifname;
+  size_t iifname_len;
+  const uint8_t *oifname;
+  size_t oifname_len;
+  uint32_t fwmark;
+  bool has_fwmark;
+  uint32_t fwmask;
+  bool has_fwmask;
+} criurs_net_rule;
+
 // One namespace of the table. A plain value: copy it freely.
 typedef struct criurs_ns_info {
   // Small id, from 1: the N of CRIU's image names (mountpoints-N.img).
@@ -371,6 +535,59 @@ int criurs_sk_lookup(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t ino,
 // `ino` to `*out`. -ENOENT: no such socket or entry; -EINVAL: not a
 // packet socket.
 int criurs_sk_packet_mclist(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t ino, size_t index, struct criurs_packet_mclist *out);
+
+// Reads the links, addresses, routes (table main) and IPv4 rules of the
+// network namespace `ns_id` (a net namespace of the table) from inside
+// it, by a short-lived thread; the calling thread never changes
+// namespace. Links CRIU cannot dump are listed (plan
+// CRIURS_NET_PLAN_REFUSE), not refused. Replaces what was read of that
+// namespace before (earlier pointers into it become invalid). Returns 0
+// or -errno: -ENODATA before criurs_collect_namespaces, -ENOENT no such
+// namespace, -EINVAL not a net namespace, or the kernel's errno.
+int criurs_collect_net_config(struct criurs_ctx *ctx, uint32_t ns_id);
+
+// CRIU's dump_net_ns for `ns_id`: reads everything CRIU records (links
+// with their per-device sysctls, namespace sysctls and ids, the `ip ...
+// save` streams, netfilter) and writes, as one batch into the images
+// directory, netdev-N.img, ifaddr-N.img, route-N.img, route6-N.img (with
+// IPv6), rule-N.img, nftables-N.img, netns-N.img, and netns-ct-N.img /
+// netns-exp-N.img when conntrack has entries; for a namespace declared
+// external (criurs_ctx_add_external "net[INO]:KEY"), netns-N.img with
+// the key. Nothing is written on failure. Afterwards the accessors below
+// show what was dumped. Returns 0 or -errno: -EOPNOTSUPP for a link CRIU
+// 4.2 cannot dump, an nftables ruleset or legacy iptables tables (the
+// sentence names them); -EINVAL for the caller's own namespace (CRIU
+// dumps only the tree's) or without an images directory; as
+// criurs_collect_net_config otherwise.
+int criurs_dump_net_ns(struct criurs_ctx *ctx, uint32_t ns_id);
+
+// Writes the number of links read from `ns_id` to `*out`; -ENODATA when
+// the namespace was not read (criurs_collect_net_config).
+int criurs_net_link_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies link number `index` (the kernel's order, by ifindex) to `*out`;
+// -ENOENT past the end.
+int criurs_net_link_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_net_link *out);
+
+// Writes the number of addresses read from `ns_id` to `*out`.
+int criurs_net_addr_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies address number `index` (the kernel's order: IPv4, then IPv6)
+// to `*out`; -ENOENT past the end.
+int criurs_net_addr_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_net_addr *out);
+
+// Writes the number of routes (table main, IPv4 and IPv6) to `*out`.
+int criurs_net_route_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies route number `index` (IPv4, then IPv6, the kernel's order) to
+// `*out`; -ENOENT past the end.
+int criurs_net_route_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_net_route *out);
+
+// Writes the number of IPv4 rules to `*out`.
+int criurs_net_rule_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies rule number `index` (by priority) to `*out`; -ENOENT past the end.
+int criurs_net_rule_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_net_rule *out);
 
 // CRIU's collect_namespaces(): walks the tree from the context's pid
 // (the root and all descendants), builds the namespace table, then runs

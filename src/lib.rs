@@ -445,7 +445,7 @@ impl Context {
         }
         let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
         let config = self.read_net_config(ns_id, true)?;
-        let images = config.images().with_context(|| format!("dump net namespace {ns_id}"))?;
+        let images = config.images()?;
         let mut batch = image::Batch::new(dir.as_fd())?;
         for (name, bytes) in &images {
             batch.add(name, bytes)?;

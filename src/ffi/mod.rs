@@ -6,6 +6,7 @@
 pub mod ctx;
 pub mod mount;
 pub mod net;
+pub mod netdev;
 pub mod ns;
 pub mod userns;
 
