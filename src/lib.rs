@@ -13,6 +13,7 @@ pub mod mount;
 pub mod net;
 pub mod netlink;
 pub mod ns;
+pub mod nsimg;
 pub mod pstree;
 pub mod userns;
 
@@ -43,6 +44,7 @@ pub struct Context {
     mnt: mount::MountNamespaces,
     net: net::NetNamespaces,
     externals: external::Externals,
+    nsimg: nsimg::NsImages,
 }
 
 impl Context {
@@ -66,6 +68,7 @@ impl Context {
             mnt: Default::default(),
             net: Default::default(),
             externals: Default::default(),
+            nsimg: Default::default(),
         })
     }
 
@@ -119,6 +122,7 @@ impl Context {
     fn collect(&mut self, for_dump: bool, collectors: Collectors) -> Result<()> {
         self.tree = None;
         self.namespaces = None;
+        self.nsimg = Default::default();
         let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
         let table = NsTable::build(&self.proc, &tree, &self.log)?;
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), table.len(), self.root_pid));
@@ -390,6 +394,46 @@ impl Context {
     /// The network namespaces prepared by the last collection.
     pub fn net_namespaces(&self) -> &net::NetNamespaces {
         &self.net
+    }
+}
+
+// ---- ids, uts, time and ipc namespaces ----
+impl Context {
+    /// Reads what CRIU's `dump_namespaces` and per-task ids write (see
+    /// [`Context::dump_namespaces`]) into the context, writing nothing:
+    /// for `show` and the getters. Needs a collected table.
+    pub fn read_namespaces(&mut self) -> Result<&nsimg::NsImages> {
+        let root_user = self.namespaces()?.root_ns(NsKind::User).and_then(|ns| self.user.maps.get(&ns.id));
+        self.nsimg = nsimg::read_namespaces(&self.proc, self.tree()?, self.namespaces()?, root_user, &self.log)?;
+        Ok(&self.nsimg)
+    }
+
+    /// CRIU 4.2's `dump_namespaces` with `dump_time_ns(0)` and each task's
+    /// ids: writes `ids-PID.img` for every live task, `utsns-N.img`,
+    /// `timens-N.img` (`timens-0.img`: the caller's clocks, when the root
+    /// shares the caller's time namespace), `ipcns-var/shm/msg/sem-N.img`
+    /// and each segment's `pagemap-shmem-ID.img` + `pages-K.img`. Refuses
+    /// what CRIU refuses, before anything is written; writes all or
+    /// nothing. Returns the names written, and keeps what it read for the
+    /// getters.
+    pub fn dump_namespaces(&mut self) -> Result<Vec<String>> {
+        let dir = self.images_dir()?;
+        let table = self.namespaces()?;
+        nsimg::check_dump(&self.proc, self.tree()?, table, self.root_pid, &self.externals)?;
+        let root_user = table.root_ns(NsKind::User).and_then(|ns| self.user.maps.get(&ns.id));
+        let read = nsimg::read_namespaces(&self.proc, self.tree()?, table, root_user, &self.log)?;
+        let images = read.images();
+        nsimg::write_all(dir, &images)?;
+        let names: Vec<String> = images.into_iter().map(|i| i.name).collect();
+        self.log.info("nsimg", format_args!("wrote {} namespace and ids images", names.len()));
+        self.nsimg = read;
+        Ok(names)
+    }
+
+    /// What the last `read_namespaces` or `dump_namespaces` read (empty
+    /// before either, and after a new collection).
+    pub fn namespace_images(&self) -> &nsimg::NsImages {
+        &self.nsimg
     }
 }
 
