@@ -577,4 +577,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod live_tests;
+pub(crate) mod live_tests;
