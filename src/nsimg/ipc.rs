@@ -151,13 +151,36 @@ pub struct ShmSegment {
 impl ShmSegment {
     /// The segment's contents: `size` bytes, zero where nothing is stored.
     pub fn contents(&self, page: usize) -> Vec<u8> {
-        let mut out = vec![0u8; self.size as usize];
-        for run in &self.data {
-            let start = (run.first_page as usize).saturating_mul(page).min(out.len());
-            let end = start.saturating_add(run.bytes.len()).min(out.len());
-            out[start..end].copy_from_slice(&run.bytes[..end - start]);
-        }
+        let mut out = vec![0u8; usize::try_from(self.size).unwrap_or(usize::MAX)];
+        self.read_at(page, 0, &mut out);
         out
+    }
+
+    /// How many pages are stored (holes are not).
+    pub fn stored_pages(&self, page: usize) -> u64 {
+        self.data.iter().map(|r| (r.bytes.len() / page.max(1)) as u64).sum()
+    }
+
+    /// Copies the contents from byte `offset` into `buf` (zeros where
+    /// nothing is stored); returns how many bytes there were, short at the
+    /// segment's end.
+    pub fn read_at(&self, page: usize, offset: u64, buf: &mut [u8]) -> usize {
+        let end = self.size.min(offset.saturating_add(buf.len() as u64));
+        if offset >= end {
+            return 0;
+        }
+        let n = (end - offset) as usize;
+        buf[..n].fill(0);
+        for run in &self.data {
+            let start = run.first_page.saturating_mul(page as u64);
+            let stop = start.saturating_add(run.bytes.len() as u64);
+            let (from, to) = (start.max(offset), stop.min(end));
+            if from < to {
+                let src = &run.bytes[(from - start) as usize..(to - start) as usize];
+                buf[(from - offset) as usize..(to - offset) as usize].copy_from_slice(src);
+            }
+        }
+        n
     }
 }
 
@@ -802,5 +825,11 @@ mod tests {
         assert_eq!(c.len(), 3 * 4096 - 100);
         assert!(c[..4096].iter().all(|&b| b == 0));
         assert!(c[4096..].iter().all(|&b| b == 9));
+        let mut buf = [7u8; 10];
+        assert_eq!(s.read_at(4096, 4090, &mut buf), 10);
+        assert_eq!(buf, [0, 0, 0, 0, 0, 0, 9, 9, 9, 9]);
+        assert_eq!(s.read_at(4096, s.size - 3, &mut buf), 3, "short at the end");
+        assert_eq!(s.read_at(4096, s.size, &mut buf), 0);
+        assert_eq!(s.read_at(4096, u64::MAX, &mut buf), 0);
     }
 }
