@@ -640,6 +640,9 @@ mod tests {
         assert_eq!(decode_msg(&cut, "m").unwrap_err().errno(), libc::EBADMSG);
     }
 
+    /// Runs before a message copy: a racing sender or receiver.
+    type Race = Box<dyn FnMut(&FakeIpc)>;
+
     /// A namespace in memory: sysctl files, and objects by index.
     #[derive(Default)]
     struct FakeIpc {
@@ -647,8 +650,7 @@ mod tests {
         mqueue: bool,
         objects: RefCell<BTreeMap<(u8, i32), Stat>>,
         messages: RefCell<BTreeMap<i32, Vec<Message>>>,
-        /// Runs once before the n-th message copy: a racing receiver.
-        on_copy: RefCell<Option<Box<dyn FnMut(&FakeIpc)>>>,
+        on_copy: RefCell<Option<Race>>,
         /// Lies about the count this many times.
         extra_count: RefCell<usize>,
     }
