@@ -400,11 +400,12 @@ impl Context {
 // ---- ids, uts, time and ipc namespaces ----
 impl Context {
     /// Reads what CRIU's `dump_namespaces` and per-task ids write (see
-    /// [`Context::dump_namespaces`]) into the context, writing nothing:
-    /// for `show` and the getters. Needs a collected table.
+    /// [`Context::dump_namespaces`]) into the context, writing nothing and
+    /// refusing nothing CRIU would refuse (shared kernel objects get the
+    /// same id): for `show` and the getters. Needs a collected table.
     pub fn read_namespaces(&mut self) -> Result<&nsimg::NsImages> {
         let root_user = self.namespaces()?.root_ns(NsKind::User).and_then(|ns| self.user.maps.get(&ns.id));
-        self.nsimg = nsimg::read_namespaces(&self.proc, self.tree()?, self.namespaces()?, root_user, &self.log)?;
+        self.nsimg = nsimg::read_namespaces(&self.proc, self.tree()?, self.namespaces()?, root_user, false, &self.log)?;
         Ok(&self.nsimg)
     }
 
@@ -421,7 +422,7 @@ impl Context {
         let table = self.namespaces()?;
         nsimg::check_dump(&self.proc, self.tree()?, table, self.root_pid, &self.externals)?;
         let root_user = table.root_ns(NsKind::User).and_then(|ns| self.user.maps.get(&ns.id));
-        let read = nsimg::read_namespaces(&self.proc, self.tree()?, table, root_user, &self.log)?;
+        let read = nsimg::read_namespaces(&self.proc, self.tree()?, table, root_user, true, &self.log)?;
         let images = read.images();
         nsimg::write_all(dir, &images)?;
         let names: Vec<String> = images.into_iter().map(|i| i.name).collect();

@@ -210,14 +210,22 @@ impl KidTree {
 /// tree: kernel-object ids by kcmp, namespace ids from the table, the pid
 /// in the root's pid namespace. Zombies have none. A task that exits
 /// meanwhile is left out (the pass is redone without it); the root
-/// exiting is -ESRCH. CRIU's refusals: a task sharing its address space,
-/// fs struct or signal handlers with another process, or its fd table
-/// with any process but its parent.
-pub fn task_ids(proc: &ProcRoot, tree: &ProcessTree, table: &NsTable, k: &dyn Kcmp, log: &Logger) -> Result<Vec<TaskIds>> {
+/// exiting is -ESRCH. With `for_dump`, CRIU's refusals: a task sharing
+/// its address space, fs struct or signal handlers with another process,
+/// or its fd table with any process but its parent; without, a shared
+/// object simply gives the same id (for inspection).
+pub fn task_ids(
+    proc: &ProcRoot,
+    tree: &ProcessTree,
+    table: &NsTable,
+    k: &dyn Kcmp,
+    for_dump: bool,
+    log: &Logger,
+) -> Result<Vec<TaskIds>> {
     let root = tree.root().pid;
     let mut left_out = HashSet::new();
     loop {
-        match one_pass(proc, tree, table, k, &left_out) {
+        match one_pass(proc, tree, table, k, for_dump, &left_out) {
             Ok(ids) => return Ok(ids),
             Err(KidError::Gone(pid)) if pid == root => {
                 return Err(Error::new(libc::ESRCH, format!("pid {pid} exited while its kcmp ids were made")))
@@ -244,6 +252,7 @@ fn one_pass(
     tree: &ProcessTree,
     table: &NsTable,
     k: &dyn Kcmp,
+    for_dump: bool,
     left_out: &HashSet<i32>,
 ) -> std::result::Result<Vec<TaskIds>, KidError> {
     let mut trees = KINDS.map(KidTree::new);
@@ -264,7 +273,7 @@ fn one_pass(
             let (id, new) = t.generate(k, task.pid)?;
             let shared_with_parent = t.kind == KcmpKind::Files
                 && parents.get(&task.pid).copied().flatten().and_then(|p| files_of.get(&p)) == Some(&id);
-            if !new && !shared_with_parent {
+            if for_dump && !new && !shared_with_parent {
                 return Err(KidError::Fatal(Error::new(
                     libc::EOPNOTSUPP,
                     format!(
@@ -382,7 +391,7 @@ mod tests {
         let mut k = FakeKcmp::new();
         own(&mut k);
         k.task(4242, 100, 900, 100, 100);
-        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, &Logger::default()).unwrap();
+        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap();
         assert_eq!(ids.len(), 1);
         let t = &ids[0];
         assert_eq!((t.pid, t.vpid), (4242, 1), "ids-1.img: the root is pid 1 of its pid namespace");
@@ -402,7 +411,7 @@ mod tests {
         k.task(10, 300, 300, 300, 300);
         k.task(11, 100, 300, 100, 100);
         k.task(13, 900, 50, 900, 900);
-        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, &Logger::default()).unwrap();
+        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap();
         let got: Vec<(i32, u32, u32, u32, u32)> = ids.iter().map(|t| (t.pid, t.vm_id, t.files_id, t.fs_id, t.sighand_id)).collect();
         assert_eq!(got, vec![(10, 2, 2, 2, 2), (11, 3, 2, 3, 3), (13, 4, 3, 4, 4)], "zombie 12 has no ids");
         std::fs::remove_dir_all(&d).unwrap();
@@ -419,9 +428,19 @@ mod tests {
             k.task(21, 20, 20, 20, 20);
             k.task(22, 30, 30, 30, 30);
             k.objects.insert((22, kind), 10);
-            let e = task_ids(&ProcRoot::new(&d), &tree, &table, &k, &Logger::default()).unwrap_err();
+            let e = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap_err();
             assert_eq!(e.errno(), libc::EOPNOTSUPP);
             assert!(e.message().starts_with(&format!("Can't make {word} id for 22")), "{e}");
+            // For inspection the shared object just has the same id.
+            let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, false, &Logger::default()).unwrap();
+            let t = &ids[2];
+            let got = match kind {
+                KcmpKind::Vm => t.vm_id,
+                KcmpKind::Fs => t.fs_id,
+                KcmpKind::Sighand => t.sighand_id,
+                KcmpKind::Files => t.files_id,
+            };
+            assert_eq!(got, ids[0].vm_id, "{word} shared with the root");
             std::fs::remove_dir_all(&d).unwrap();
         }
     }
@@ -434,10 +453,10 @@ mod tests {
         k.task(30, 1, 1, 1, 1);
         k.task(32, 3, 3, 3, 3);
         k.gone.insert(31);
-        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, &Logger::default()).unwrap();
+        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap();
         assert_eq!(ids.iter().map(|t| (t.pid, t.vm_id)).collect::<Vec<_>>(), vec![(30, 2), (32, 3)]);
         k.gone.insert(30);
-        let e = task_ids(&ProcRoot::new(&d), &tree, &table, &k, &Logger::default()).unwrap_err();
+        let e = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap_err();
         assert_eq!(e.errno(), libc::ESRCH);
         assert!(e.message().contains("pid 30"), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
@@ -454,7 +473,7 @@ mod tests {
             let v = (i as u64 * 7919) % 10007;
             k.task(t.0, v, v, v, v);
         }
-        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, &Logger::default()).unwrap();
+        let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap();
         assert_eq!(ids.last().unwrap().vm_id, 1025);
         assert!(*k.calls.borrow() < 4 * 1025 * 12, "{} kcmp calls", k.calls.borrow());
         std::fs::remove_dir_all(&d).unwrap();

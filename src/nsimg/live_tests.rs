@@ -339,3 +339,22 @@ fn criu_refusals_come_before_anything_is_written() {
     assert_eq!(ctx.dump_namespaces().unwrap_err().errno(), libc::EINVAL);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn our_own_process_can_be_read_but_not_dumped() {
+    let me = std::process::id() as i32;
+    let mut ctx = Context::new(me).unwrap();
+    ctx.collect_namespaces(false).unwrap();
+    let read = ctx.read_namespaces().unwrap();
+    let ours = read.task(me).unwrap();
+    assert_eq!((ours.vm_id, ours.files_id, ours.fs_id, ours.sighand_id), (1, 1, 1, 1), "the caller's own objects");
+    assert_eq!(ours.ns_id(NsKind::Pid), Some(1));
+    assert!(read.time(0).is_ok() && read.uts.is_empty() && read.ipc.is_empty(), "nothing of our own but our clocks");
+    let dir = images_dir("own");
+    ctx.set_images_dir(&dir).unwrap();
+    let e = ctx.dump_namespaces().unwrap_err();
+    assert_eq!(e.errno(), libc::EOPNOTSUPP, "{e}");
+    assert!(e.message().starts_with(&format!("Can't make VM id for {me}")), "CRIU cannot dump itself either: {e}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -61,15 +61,18 @@ pub struct NsImages {
 /// of `cr_dump_tasks` and the ids of each task (`get_task_ids`), read
 /// without writing anything. `root_user` is the uid/gid map of the root's
 /// user namespace when it is not the caller's (ipc owners are recorded as
-/// that namespace sees them, as CRIU's `userns_uid`).
+/// that namespace sees them, as CRIU's `userns_uid`). `for_dump` applies
+/// CRIU's refusals of shared kernel objects (see `ids::task_ids`).
 pub fn read_namespaces(
     proc: &ProcRoot,
     tree: &ProcessTree,
     table: &NsTable,
     root_user: Option<&IdMaps>,
+    for_dump: bool,
     log: &Logger,
 ) -> Result<NsImages> {
-    let mut out = NsImages { ids: ids::task_ids(proc, tree, table, &ids::SysKcmp::new(proc), log)?, ..Default::default() };
+    let kcmp = ids::SysKcmp::new(proc);
+    let mut out = NsImages { ids: ids::task_ids(proc, tree, table, &kcmp, for_dump, log)?, ..Default::default() };
     // CRIU's dump_namespaces only runs when the root has a namespace of
     // its own (root_ns_mask); it then visits its list of namespaces, which
     // is newest first, skipping the caller's own and the kinds dumped
