@@ -174,7 +174,13 @@ impl IpcSys for LiveIpc<'_> {
             let len = usize::try_from(count).ok().and_then(|c| c.checked_mul(page)).ok_or_else(|| {
                 Error::new(libc::ENOMEM, format!("shm segment {id}: {count} pages do not fit in memory"))
             })?;
-            let mut bytes = vec![0u8; len];
+            // A segment's stored pages are held in memory until written:
+            // an allocation that cannot be had is an error, not an abort.
+            let mut bytes = Vec::new();
+            bytes.try_reserve_exact(len).map_err(|_| {
+                Error::new(libc::ENOMEM, format!("shm segment {id}: no memory for {count} stored pages"))
+            })?;
+            bytes.resize(len, 0);
             let mut at = 0;
             while at < len {
                 match file.read_at(&mut bytes[at..], first * page as u64 + at as u64) {
