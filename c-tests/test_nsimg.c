@@ -282,9 +282,10 @@ int main(void)
 	criurs_ctx_free(ctx);
 
 	/* The helper: its children's time namespace is not its own. CRIU
-	 * refuses it ("Can't dump nested time namespace"), and so do we. */
+	 * refuses it ("Can't dump nested time_for_children namespace"), and so
+	 * do we. */
 	char want[96];
-	snprintf(want, sizeof(want), "Can't dump nested time namespace for %d", helper);
+	snprintf(want, sizeof(want), "Can't dump nested time_for_children namespace for %d", helper);
 	clean_dir(dir);
 	ok(criurs_ctx_new(helper, &ctx) == 0 && criurs_ctx_set_images_dir(ctx, dir) == 0, "context for the helper");
 	rc = criurs_collect_namespaces(ctx, true);

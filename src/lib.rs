@@ -423,9 +423,7 @@ impl Context {
         nsimg::check_dump(&self.proc, self.tree()?, table, self.root_pid, &self.externals)?;
         let root_user = table.root_ns(NsKind::User).and_then(|ns| self.user.maps.get(&ns.id));
         let read = nsimg::read_namespaces(&self.proc, self.tree()?, table, root_user, true, &self.log)?;
-        let images = read.images();
-        nsimg::write_all(dir, &images)?;
-        let names: Vec<String> = images.into_iter().map(|i| i.name).collect();
+        let names = nsimg::write_all(dir, &read.images())?;
         self.log.info("nsimg", format_args!("wrote {} namespace and ids images", names.len()));
         self.nsimg = read;
         Ok(names)

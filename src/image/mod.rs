@@ -92,38 +92,191 @@ fn check_name(name: &str) -> Result<CString> {
     CString::new(name).map_err(|_| Error::invalid(format!("{name:?} holds a NUL byte")))
 }
 
-/// Writes `bytes` as `name` inside the directory `dir`: into a fresh
-/// temporary file (O_EXCL|O_NOFOLLOW), fsync'd, then renamed over `name`.
-/// rename(2) replaces a symlink planted at `name` instead of following it.
+/// Writes `bytes` as `name` inside the directory `dir`, as a batch of one.
 pub fn write_file(dir: BorrowedFd<'_>, name: &str, bytes: &[u8]) -> Result<()> {
-    let final_name = check_name(name)?;
-    let tmp_name = check_name(&format!(".{name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""))?;
-    let fd = openat(
-        dir,
-        tmp_name.as_c_str(),
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| Error::sys(e, format!("create a temporary file for image {name}")))?;
-    let mut file = File::from(fd);
-    let written = file
-        .write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|e| Error::io(&e, format!("write image {name}")))
-        .and_then(|_| {
-            renameat(dir, tmp_name.as_c_str(), dir, final_name.as_c_str())
-                .map_err(|e| Error::sys(e, format!("rename the temporary file to image {name}")))
-        });
-    if written.is_err() {
-        let _ = unlinkat(dir, tmp_name.as_c_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
-        return written;
+    let mut batch = Batch::new(dir)?;
+    batch.add(name, bytes)?;
+    batch.commit().map(drop)
+}
+
+/// Images written into a directory as unnamed files (`O_TMPFILE`) and
+/// given their names only by `commit`. Until then a failure, or dropping
+/// the batch, leaves nothing behind; the only names used besides the final
+/// ones are random, so nobody who can write the directory can pre-empt or
+/// predict them. `rename(2)` onto the final name replaces a symlink planted
+/// there instead of following it.
+#[derive(Debug)]
+pub struct Batch {
+    dir: OwnedFd,
+    staged: Vec<Staged>,
+}
+
+#[derive(Debug)]
+struct Staged {
+    name: String,
+    file: StagedFile,
+}
+
+#[derive(Debug)]
+enum StagedFile {
+    /// An `O_TMPFILE` file: no name until it is linked.
+    Unnamed(OwnedFd),
+    /// Where the filesystem has no `O_TMPFILE`: a file under a random name,
+    /// removed if the batch is not committed.
+    Named(OwnedFd, CString),
+}
+
+impl Batch {
+    /// A batch for images in `dir` (the fd is duplicated).
+    pub fn new(dir: BorrowedFd<'_>) -> Result<Batch> {
+        let dir = dir.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
+        Ok(Batch { dir, staged: Vec::new() })
     }
-    // Make the rename itself durable. A directory fd opened with O_PATH by
-    // the caller cannot be fsync'd (EBADF): the image is complete anyway.
-    match nix::unistd::fsync(dir) {
-        Ok(()) | Err(nix::errno::Errno::EBADF) | Err(nix::errno::Errno::EINVAL) => Ok(()),
-        Err(e) => Err(Error::sys(e, format!("fsync the images directory after writing {name}"))),
+
+    /// The names staged so far, in the order they were added.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.staged.iter().map(|s| s.name.as_str())
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Writes `bytes` for image `name` and syncs them; a second image of the
+    /// same name replaces the first.
+    pub fn add(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        check_name(name)?;
+        let file = self.create(name)?;
+        let fd = match &file {
+            StagedFile::Unnamed(fd) | StagedFile::Named(fd, _) => fd.try_clone().map_err(|e| Error::io(&e, "duplicate an image fd"))?,
+        };
+        let staged = Staged { name: name.to_string(), file };
+        let mut out = File::from(fd);
+        if let Err(e) = out.write_all(bytes).and_then(|_| out.sync_all()) {
+            self.discard(staged);
+            return Err(Error::io(&e, format!("write image {name}")));
+        }
+        if let Some(at) = self.staged.iter().position(|s| s.name == name) {
+            let old = std::mem::replace(&mut self.staged[at], staged);
+            self.discard(old);
+        } else {
+            self.staged.push(staged);
+        }
+        Ok(())
+    }
+
+    fn create(&self, name: &str) -> Result<StagedFile> {
+        let mode = Mode::from_bits_truncate(0o600);
+        match openat(&self.dir, c".", OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC, mode) {
+            Ok(fd) => return Ok(StagedFile::Unnamed(fd)),
+            // Filesystems without O_TMPFILE answer one of these.
+            Err(nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::EISDIR | nix::errno::Errno::EINVAL) => {}
+            Err(e) => return Err(Error::sys(e, format!("create a file for image {name}"))),
+        }
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        self.with_random_name(name, |tmp| openat(&self.dir, tmp, flags, mode).map(|fd| StagedFile::Named(fd, tmp.to_owned())))
+    }
+
+    /// Runs `f` with fresh random names until one is not taken.
+    fn with_random_name<T>(&self, name: &str, mut f: impl FnMut(&std::ffi::CStr) -> nix::Result<T>) -> Result<T> {
+        let mut last = nix::errno::Errno::EEXIST;
+        for _ in 0..16 {
+            let tmp = CString::new(format!(".criurs-{:016x}.tmp", random_u64())).expect("hex has no NUL");
+            match f(&tmp) {
+                Err(nix::errno::Errno::EEXIST) => last = nix::errno::Errno::EEXIST,
+                Err(e) => return Err(Error::sys(e, format!("create a temporary name for image {name}"))),
+                Ok(v) => return Ok(v),
+            }
+        }
+        Err(Error::sys(last, format!("create a temporary name for image {name}: 16 random names were taken")))
+    }
+
+    /// Gives every staged image its final name, then syncs the directory.
+    /// On failure the images of this batch already renamed are removed
+    /// again, so none of them is left under a final name. Returns the names.
+    pub fn commit(mut self) -> Result<Vec<String>> {
+        let staged = std::mem::take(&mut self.staged);
+        let mut done: Vec<CString> = Vec::with_capacity(staged.len());
+        let mut result = Ok(());
+        let mut rest = staged.into_iter();
+        for s in rest.by_ref() {
+            match self.place(&s) {
+                Ok(final_name) => done.push(final_name),
+                Err(e) => {
+                    self.discard(s);
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        for s in rest {
+            self.discard(s);
+        }
+        if let Err(e) = result {
+            for name in &done {
+                let _ = unlinkat(&self.dir, name.as_c_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+            }
+            return Err(e);
+        }
+        // Make the renames durable. A directory fd opened with O_PATH by the
+        // caller cannot be fsync'd (EBADF): the images are complete anyway.
+        match nix::unistd::fsync(&self.dir) {
+            Ok(()) | Err(nix::errno::Errno::EBADF) | Err(nix::errno::Errno::EINVAL) => {}
+            Err(e) => return Err(Error::sys(e, "fsync the images directory")),
+        }
+        Ok(done.into_iter().map(|n| n.into_string().expect("image names are UTF-8")).collect())
+    }
+
+    /// Links (if unnamed) and renames one staged image to its final name.
+    fn place(&self, s: &Staged) -> Result<CString> {
+        let final_name = check_name(&s.name)?;
+        let tmp = match &s.file {
+            StagedFile::Named(_, tmp) => tmp.clone(),
+            StagedFile::Unnamed(fd) => {
+                // Through /proc/self/fd, which needs no CAP_DAC_READ_SEARCH
+                // (AT_EMPTY_PATH does).
+                let source = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("digits have no NUL");
+                self.with_random_name(&s.name, |tmp| {
+                    nix::unistd::linkat(
+                        nix::fcntl::AT_FDCWD,
+                        source.as_c_str(),
+                        &self.dir,
+                        tmp,
+                        nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+                    )
+                    .map(|()| tmp.to_owned())
+                })?
+            }
+        };
+        renameat(&self.dir, tmp.as_c_str(), &self.dir, final_name.as_c_str()).map_err(|e| {
+            let _ = unlinkat(&self.dir, tmp.as_c_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+            Error::sys(e, format!("rename the new image into place as {}", s.name))
+        })?;
+        Ok(final_name)
+    }
+
+    fn discard(&self, s: Staged) {
+        if let StagedFile::Named(_, tmp) = &s.file {
+            let _ = unlinkat(&self.dir, tmp.as_c_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for s in std::mem::take(&mut self.staged) {
+            self.discard(s);
+        }
+    }
+}
+
+/// 64 bits nobody else can guess: std's hasher keys are seeded from the
+/// operating system's random source.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    h.finish()
 }
 
 /// Reads the whole of `name` inside `dir`, refusing symlinks.
@@ -211,6 +364,65 @@ mod tests {
             std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
         assert!(write_file(dir.as_fd(), "../x", &img).is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn names_in(d: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_batch_names_nothing_until_commit_and_nothing_if_dropped() {
+        let d = crate::pstree::tests::temp_dir("image-batch");
+        let dir = open_dir(&d).unwrap();
+        let mut batch = Batch::new(dir.as_fd()).unwrap();
+        batch.add("a.img", b"first").unwrap();
+        batch.add("b.img", b"second").unwrap();
+        batch.add("a.img", b"third").unwrap();
+        assert!(names_in(&d).is_empty(), "staged images have no name");
+        assert_eq!(batch.names().collect::<Vec<_>>(), ["a.img", "b.img"]);
+        assert_eq!(batch.commit().unwrap(), ["a.img", "b.img"]);
+        assert_eq!(names_in(&d), ["a.img", "b.img"]);
+        assert_eq!(std::fs::read(d.join("a.img")).unwrap(), b"third");
+
+        let mut dropped = Batch::new(dir.as_fd()).unwrap();
+        dropped.add("c.img", b"never").unwrap();
+        drop(dropped);
+        assert_eq!(names_in(&d), ["a.img", "b.img"], "a dropped batch leaves nothing");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_failed_commit_takes_back_the_images_it_placed() {
+        let d = crate::pstree::tests::temp_dir("image-batch-fail");
+        let dir = open_dir(&d).unwrap();
+        // A directory at the second name: rename(2) of a file onto it fails.
+        std::fs::create_dir(d.join("b.img")).unwrap();
+        std::fs::create_dir(d.join("b.img/x")).unwrap();
+        let mut batch = Batch::new(dir.as_fd()).unwrap();
+        batch.add("a.img", b"1").unwrap();
+        batch.add("b.img", b"2").unwrap();
+        batch.add("c.img", b"3").unwrap();
+        let e = batch.commit().unwrap_err();
+        assert!(e.message().contains("b.img"), "{e}");
+        assert_eq!(names_in(&d), ["b.img"], "no image of this batch under a final name, no temporary file");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn temporary_names_are_not_predictable() {
+        // Names a squatter might plant for us (the old scheme) do not matter.
+        let d = crate::pstree::tests::temp_dir("image-squat");
+        let dir = open_dir(&d).unwrap();
+        for tid in 0..8 {
+            std::fs::write(d.join(format!(".userns-1.img.{}.ThreadId{tid}.tmp", std::process::id())), b"x").unwrap();
+        }
+        write_file(dir.as_fd(), "userns-1.img", b"image").unwrap();
+        assert_eq!(std::fs::read(d.join("userns-1.img")).unwrap(), b"image");
+        assert_ne!(random_u64(), random_u64());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

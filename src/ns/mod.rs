@@ -177,6 +177,9 @@ fn read_link_kid(proc: &ProcRoot, rel: &str, link: &str, kind: NsKind) -> Result
     }
 }
 
+/// The link naming the time namespace a task's next children are born in.
+const TIME_FOR_CHILDREN: &str = "time_for_children";
+
 /// A layout of namespaces CRIU 4.2 refuses to dump (`generate_ns_id` and
 /// `dump_task_ns_ids` in criu/namespaces.c). Collection for inspection
 /// keeps them in the table; collection for a dump fails on the first.
@@ -187,8 +190,10 @@ pub enum NsRefusal {
     /// lives in.
     Nested { pid: i32, kind: NsKind, kid: u64 },
     /// A task whose `time_for_children` is not its own time namespace:
-    /// its next children would be born in a nested one.
-    NestedTimeForChildren { pid: i32, time: u64, for_children: u64 },
+    /// its next children would be born in a nested one. `seen` tells
+    /// whether that namespace was met before (CRIU then fails comparing
+    /// ids in `dump_task_ns_ids`, else already in `generate_ns_id`).
+    NestedTimeForChildren { pid: i32, time: u64, for_children: u64, seen: bool },
 }
 
 impl NsRefusal {
@@ -205,9 +210,14 @@ impl NsRefusal {
         }
     }
 
-    /// CRIU 4.2's own words for it, as its dump.log prints them.
+    /// CRIU 4.2's own words for it, as its dump.log prints them (the
+    /// name of the namespace link CRIU was looking at).
     pub fn criu_message(&self) -> String {
-        format!("Can't dump nested {} namespace for {}", self.kind().name(), self.pid())
+        let link = match *self {
+            NsRefusal::NestedTimeForChildren { seen: false, .. } => "time_for_children",
+            _ => self.kind().name(),
+        };
+        format!("Can't dump nested {link} namespace for {}", self.pid())
     }
 
     /// The error a dump of this tree fails with.
@@ -247,7 +257,11 @@ impl NsTable {
             }
         }
         if supported.contains(&NsKind::Time) {
-            table.check_time_for_children(proc, log, "thread-self", own_pid)?;
+            let for_children = read_link_kid(proc, "thread-self", TIME_FOR_CHILDREN, NsKind::Time)?;
+            let time = table.entries.iter().find(|e| e.kind == NsKind::Time).map(|e| e.kid);
+            if let (Some(time), Some(for_children)) = (time, for_children) {
+                table.check_time_for_children(log, own_pid, time, for_children);
+            }
         }
         let root_pid = tree.root().pid;
         for task in &tree.tasks {
@@ -268,6 +282,22 @@ impl NsTable {
                     Err(e) => return Err(e.context(format!("pid {}", task.pid))),
                 }
             }
+            let for_children = if kids.len() == supported.len() && supported.contains(&NsKind::Time) {
+                match read_link_kid(proc, &rel, TIME_FOR_CHILDREN, NsKind::Time) {
+                    Ok(Some(kid)) => Some(kid),
+                    Ok(None) => {
+                        kids.pop();
+                        None
+                    }
+                    Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && task_is_gone(proc, task.pid) => {
+                        kids.pop();
+                        None
+                    }
+                    Err(e) => return Err(e.context(format!("pid {}", task.pid))),
+                }
+            } else {
+                None
+            };
             if kids.len() < supported.len() {
                 if task.pid == root_pid {
                     return Err(Error::new(libc::ESRCH, format!("pid {} exited while its namespaces were read", task.pid)));
@@ -290,9 +320,10 @@ impl NsTable {
                     }
                 };
                 ids.insert(kind, table.entries[idx].id);
-            }
-            if supported.contains(&NsKind::Time) {
-                table.check_time_for_children(proc, log, &rel, task.pid)?;
+                // CRIU looks at time_for_children right after time.
+                if let (NsKind::Time, Some(for_children)) = (kind, for_children) {
+                    table.check_time_for_children(log, task.pid, kid, for_children);
+                }
             }
             table.tasks.push(TaskNamespaces { pid: task.pid, ids });
         }
@@ -300,21 +331,11 @@ impl NsTable {
     }
 
     /// CRIU's check after a task's time namespace: its children's must be
-    /// the same one. A task that went away meanwhile is left to the next
-    /// reader to notice.
-    fn check_time_for_children(&mut self, proc: &ProcRoot, log: &Logger, rel: &str, pid: i32) -> Result<()> {
-        let links = read_ns_kid(proc, rel, NsKind::Time)
-            .and_then(|time| Ok((time, read_link_kid(proc, rel, "time_for_children", NsKind::Time)?)));
-        match links {
-            Ok((Some(time), Some(for_children))) if time != for_children => {
-                self.refuse(log, NsRefusal::NestedTimeForChildren { pid, time, for_children });
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && rel != "thread-self" && task_is_gone(proc, pid) => {
-                Ok(())
-            }
-            Err(e) => Err(e.context(format!("pid {pid}"))),
+    /// the same one.
+    fn check_time_for_children(&mut self, log: &Logger, pid: i32, time: u64, for_children: u64) {
+        if time != for_children {
+            let seen = self.by_kid.contains_key(&(NsKind::Time, for_children));
+            self.refuse(log, NsRefusal::NestedTimeForChildren { pid, time, for_children, seen });
         }
     }
 
@@ -542,11 +563,14 @@ mod tests {
             t.refusals(),
             &[
                 NsRefusal::Nested { pid: 501, kind: NsKind::Uts, kid: 24 },
-                NsRefusal::NestedTimeForChildren { pid: 501, time: 5, for_children: 25 },
+                NsRefusal::NestedTimeForChildren { pid: 501, time: 5, for_children: 25, seen: false },
             ]
         );
         assert_eq!(t.refusals()[0].criu_message(), "Can't dump nested uts namespace for 501");
-        assert_eq!(t.refusals()[1].criu_message(), "Can't dump nested time namespace for 501");
+        // As CRIU 4.2 prints it (tests/fixtures/criu-4.2/nested-time/for-children).
+        assert_eq!(t.refusals()[1].criu_message(), "Can't dump nested time_for_children namespace for 501");
+        let seen = NsRefusal::NestedTimeForChildren { pid: 7, time: 5, for_children: 6, seen: true };
+        assert_eq!(seen.criu_message(), "Can't dump nested time namespace for 7");
         assert_eq!(t.refusals()[0].to_error().errno(), libc::EOPNOTSUPP);
         assert!(t.find(NsKind::Mnt, 26).is_some(), "a nested mnt namespace is fine");
         std::fs::remove_dir_all(&d).unwrap();
@@ -578,3 +602,5 @@ mod tests {
 
 #[cfg(test)]
 pub(crate) mod live_tests;
+#[cfg(test)]
+mod fixture_tests;

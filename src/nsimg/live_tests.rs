@@ -315,7 +315,7 @@ fn criu_refusals_come_before_anything_is_written() {
     ctx.collect_namespaces(false).unwrap();
     let e = ctx.dump_namespaces().unwrap_err();
     assert_eq!(e.errno(), libc::EOPNOTSUPP, "{e}");
-    assert!(e.message().starts_with(&format!("Can't dump nested time namespace for {root}")), "{e}");
+    assert!(e.message().starts_with(&format!("Can't dump nested time_for_children namespace for {root}")), "{e}");
     drop(tree);
 
     // A task mapping a SysV segment of the caller's ipc namespace.

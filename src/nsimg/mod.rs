@@ -26,8 +26,6 @@ mod live_tests;
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use nix::unistd::{unlinkat, UnlinkatFlags};
-
 use crate::error::{Error, Result};
 use crate::external::Externals;
 use crate::image::{self, IMG_COMMON_MAGIC};
@@ -189,19 +187,15 @@ fn not_read(kind: &str, id: u32) -> Error {
     )
 }
 
-/// Writes every image, each to a temporary file renamed into place; if
-/// one fails, the ones this call already wrote are removed again, so a
-/// failed dump leaves no partial set behind.
-pub fn write_all(dir: BorrowedFd<'_>, images: &[Image]) -> Result<()> {
-    for (n, img) in images.iter().enumerate() {
-        if let Err(e) = image::write_file(dir, &img.name, &img.bytes) {
-            for done in &images[..n] {
-                let _ = unlinkat(dir, done.name.as_str(), UnlinkatFlags::NoRemoveDir);
-            }
-            return Err(e);
-        }
+/// Writes every image as one `image::Batch`: nothing carries a final name
+/// until all are written, and a failure takes back what the commit
+/// placed, so a failed dump leaves no partial set. Returns the names.
+pub fn write_all(dir: BorrowedFd<'_>, images: &[Image]) -> Result<Vec<String>> {
+    let mut batch = image::Batch::new(dir)?;
+    for img in images {
+        batch.add(&img.name, &img.bytes)?;
     }
-    Ok(())
+    batch.commit()
 }
 
 /// Opens the namespace `ns` through its pid and checks it is still that
@@ -384,7 +378,7 @@ mod tests {
         ];
         assert_eq!(write_all(dir.as_fd(), &images).unwrap_err().errno(), libc::EINVAL);
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "a.img and b.img removed again");
-        write_all(dir.as_fd(), &images[..2]).unwrap();
+        assert_eq!(write_all(dir.as_fd(), &images[..2]).unwrap(), ["a.img", "b.img"]);
         assert_eq!(std::fs::read(d.join("b.img")).unwrap(), b"b");
         std::fs::remove_dir_all(&d).unwrap();
     }
