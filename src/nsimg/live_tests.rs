@@ -358,3 +358,33 @@ fn our_own_process_can_be_read_but_not_dumped() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_child_takes_the_next_kcmp_ids_as_in_criu_walk_netns() {
+    let script = format!(
+        "exec unshare --fork --pid --mount --propagation private sh -c 'sleep 1000 & {}; echo ready; read x; kill $!'",
+        announce("root")
+    );
+    let tree = LiveTree::start(&script, &["root"]);
+    let dir = images_dir("child");
+    let mut ctx = Context::new(tree.pid("root")).unwrap();
+    ctx.set_images_dir(&dir).unwrap();
+    ctx.collect_namespaces(true).unwrap();
+    let mut written = ctx.dump_namespaces().unwrap();
+    written.sort();
+    assert_eq!(written, ["ids-1.img", "ids-2.img", "timens-0.img"], "pid 1 and 2 of the new pid namespace");
+    // CRIU 4.2's walk-netns fixture: root 2, its child 3, for each kind.
+    for (name, want) in [("ids-1.img", 2), ("ids-2.img", 3)] {
+        let ours = crit(&dir.join(name));
+        let criu = serde_json::from_slice::<serde_json::Value>(
+            &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2/walk-netns").join(name.replace(".img", ".json")))
+                .unwrap(),
+        )
+        .unwrap();
+        for field in ["vm_id", "files_id", "fs_id", "sighand_id", "pid_ns_id"] {
+            assert_eq!(ours["entries"][0][field], criu["entries"][0][field], "{name} {field}");
+        }
+        assert_eq!(ours["entries"][0]["vm_id"], want);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
