@@ -236,10 +236,14 @@ fn shmem_objects(proc: &ProcRoot, pid: i32, objects: &mut HashSet<(u64, u64)>) -
             .ok_or_else(|| Error::malformed(format!("/proc/{pid}/maps: line {:?} is not a mapping", String::from_utf8_lossy(line))))?;
         if is_shmem_path(path, shared) {
             let range = std::str::from_utf8(range).map_err(|_| Error::malformed(format!("/proc/{pid}/maps: bad range")))?;
-            let st = std::fs::metadata(proc.pid_path(pid, &format!("map_files/{range}")))
-                .map_err(|e| gone(e, pid, &format!("stat map_files/{range}")))?;
-            if st.size() > 0 {
-                objects.insert((st.dev(), st.ino()));
+            match std::fs::metadata(proc.pid_path(pid, &format!("map_files/{range}"))) {
+                Ok(st) if st.size() > 0 => {
+                    objects.insert((st.dev(), st.ino()));
+                }
+                Ok(_) => {}
+                // Unmapped since maps was read.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(gone(e, pid, &format!("stat map_files/{range}"))),
             }
         }
     }
