@@ -13,6 +13,7 @@ pub mod mount;
 pub mod net;
 pub mod netlink;
 pub mod ns;
+pub mod nsimg;
 pub mod pstree;
 pub mod userns;
 
@@ -63,6 +64,8 @@ struct Collected {
     user: userns::UserNamespaces,
     mnt: mount::MountNamespaces,
     net: net::NetNamespaces,
+    /// What `read_namespaces` or `dump_namespaces` read since.
+    nsimg: nsimg::NsImages,
 }
 
 impl Context {
@@ -162,7 +165,7 @@ impl Context {
                 self.log.info("ns", format_args!("wrote {}: external pid namespace", ns::pidns::image_name(ns_id)));
             }
         }
-        self.collected = Some(Collected { tree, namespaces, user, mnt, net });
+        self.collected = Some(Collected { tree, namespaces, user, mnt, net, nsimg: Default::default() });
         Ok(())
     }
 
@@ -407,6 +410,47 @@ impl Context {
     /// The network namespaces prepared by the last collection.
     pub fn net_namespaces(&self) -> Result<&net::NetNamespaces> {
         Ok(&self.collected()?.net)
+    }
+}
+
+// ---- ids, uts, time and ipc namespaces ----
+impl Context {
+    /// Reads what CRIU's `dump_namespaces` and per-task ids write (see
+    /// [`Context::dump_namespaces`]) into the context, writing nothing and
+    /// refusing nothing CRIU would refuse (shared kernel objects get the
+    /// same id): for `show` and the getters. Needs a collected table.
+    pub fn read_namespaces(&mut self) -> Result<&nsimg::NsImages> {
+        let c = self.collected()?;
+        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), false, &self.log)?;
+        let c = self.collected.as_mut().expect("checked above");
+        c.nsimg = read;
+        Ok(&c.nsimg)
+    }
+
+    /// CRIU 4.2's `dump_namespaces` with `dump_time_ns(0)` and each task's
+    /// ids: writes `ids-PID.img` for every live task, `utsns-N.img`,
+    /// `timens-N.img` (`timens-0.img`: the caller's clocks, when the root
+    /// shares the caller's time namespace), `ipcns-var/shm/msg/sem-N.img`
+    /// and each segment's `pagemap-shmem-ID.img` + `pages-K.img`. Refuses
+    /// what CRIU refuses, before anything is written; writes all or
+    /// nothing. Returns the names written, and keeps what it read for the
+    /// getters.
+    pub fn dump_namespaces(&mut self) -> Result<Vec<String>> {
+        let dir = self.images_dir()?;
+        let c = self.collected()?;
+        nsimg::check_dump(&self.proc, &c.namespaces, self.root_pid, &self.externals)?;
+        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), true, &self.log)?;
+        let names = nsimg::write_all(dir, &read.images())?;
+        self.log.info("nsimg", format_args!("wrote {} namespace and ids images", names.len()));
+        self.collected.as_mut().expect("checked above").nsimg = read;
+        Ok(names)
+    }
+
+    /// What the last `read_namespaces` or `dump_namespaces` read (-ENODATA
+    /// before a collection; empty before either, and after a new
+    /// collection).
+    pub fn namespace_images(&self) -> Result<&nsimg::NsImages> {
+        Ok(&self.collected()?.nsimg)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod mount;
 pub mod net;
 pub mod ns;
+pub mod nsimg;
 pub mod userns;
 
 use std::ffi::{c_char, c_int, CStr, CString};

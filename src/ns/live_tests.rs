@@ -13,19 +13,19 @@ use crate::Context;
 /// through `setsid -f`), so other tests collecting this process never
 /// meet it. The script prints `NAME PID` lines and `ready`, then waits
 /// for stdin to close; the processes it made end with it.
-struct LiveTree {
+pub(crate) struct LiveTree {
     ctl: Option<ChildStdin>,
     pids: BTreeMap<String, i32>,
 }
 
 /// Shell words that print `NAME HOSTPID` from the shell running them: the
 /// shell's own read of /proc/self names it by its pid in our namespace.
-fn announce(name: &str) -> String {
+pub(crate) fn announce(name: &str) -> String {
     format!("read hostpid rest </proc/self/stat; echo {name} $hostpid")
 }
 
 impl LiveTree {
-    fn start(script: &str, names: &[&str]) -> LiveTree {
+    pub(crate) fn start(script: &str, names: &[&str]) -> LiveTree {
         let mut setsid = Command::new("setsid")
             .args(["-f", "sh", "-c", script])
             .stdin(Stdio::piped())
@@ -54,7 +54,7 @@ impl LiveTree {
         panic!("the tree script ended before it was ready (run as root): {:?}", tree.pids);
     }
 
-    fn pid(&self, name: &str) -> i32 {
+    pub(crate) fn pid(&self, name: &str) -> i32 {
         self.pids[name]
     }
 }
@@ -75,7 +75,7 @@ impl Drop for LiveTree {
     }
 }
 
-fn kid_of(pid: i32, link: &str) -> u64 {
+pub(crate) fn kid_of(pid: i32, link: &str) -> u64 {
     let target = std::fs::read_link(format!("/proc/{pid}/ns/{link}")).unwrap();
     let text = target.to_string_lossy().into_owned();
     text.split(['[', ']']).nth(1).unwrap().parse().unwrap()
