@@ -414,6 +414,132 @@ typedef struct criurs_ns_info {
   uint32_t type_;
 } criurs_ns_info;
 
+// One task's ids-PID.img. A plain value. A namespace id is 0 when the
+// kernel has no namespaces of that kind.
+typedef struct criurs_task_ids {
+  // The pid as the caller sees it.
+  int32_t pid;
+  // The pid in the root's pid namespace (the PID of ids-PID.img).
+  int32_t vpid;
+  // CRIU's kcmp ids: address space, fd table, fs struct, signal
+  // handlers (the caller's own are 1, the tree's start at 2).
+  uint32_t vm_id;
+  uint32_t files_id;
+  uint32_t fs_id;
+  uint32_t sighand_id;
+  uint32_t pid_ns_id;
+  uint32_t net_ns_id;
+  uint32_t ipc_ns_id;
+  uint32_t uts_ns_id;
+  uint32_t mnt_ns_id;
+  uint32_t user_ns_id;
+  uint32_t cgroup_ns_id;
+  uint32_t time_ns_id;
+} criurs_task_ids;
+
+// A uts namespace's names: pointer plus length (not NUL-terminated),
+// owned by the context, valid until the next read, dump or collection
+// on it or criurs_ctx_free. An empty name is NULL with length 0.
+typedef struct criurs_uts {
+  const uint8_t *nodename;
+  size_t nodename_len;
+  const uint8_t *domainname;
+  size_t domainname_len;
+} criurs_uts;
+
+// A clock value: `nsec` is below 1000000000.
+typedef struct criurs_timespec {
+  uint64_t sec;
+  uint32_t nsec;
+} criurs_timespec;
+
+// What timens-N.img holds: a time namespace's clocks at dump time.
+typedef struct criurs_timens {
+  struct criurs_timespec monotonic;
+  struct criurs_timespec boottime;
+} criurs_timens;
+
+// The ipc sysctls of ipcns-var-N.img. A plain value. The five mq values
+// are 0 when the kernel has no fs.mqueue sysctls (`mqueue` false); a
+// next id is absent (has_... false) while the kernel's is -1.
+typedef struct criurs_ipc_var {
+  // kernel.sem: semmsl, semmns, semopm, semmni.
+  uint32_t sem_ctls[4];
+  uint32_t msg_ctlmax;
+  uint32_t msg_ctlmnb;
+  uint32_t msg_ctlmni;
+  uint32_t auto_msgmni;
+  uint64_t shm_ctlmax;
+  uint64_t shm_ctlall;
+  uint32_t shm_ctlmni;
+  uint32_t shm_rmid_forced;
+  bool mqueue;
+  uint32_t mq_queues_max;
+  uint32_t mq_msg_max;
+  uint32_t mq_msgsize_max;
+  uint32_t mq_msg_default;
+  uint32_t mq_msgsize_default;
+  bool has_msg_next_id;
+  uint32_t msg_next_id;
+  bool has_sem_next_id;
+  uint32_t sem_next_id;
+  bool has_shm_next_id;
+  uint32_t shm_next_id;
+} criurs_ipc_var;
+
+// Owner, creator and mode of a SysV object, as CRIU records them (ids
+// as the root's user namespace sees them; UINT32_MAX when unmapped).
+typedef struct criurs_ipc_desc {
+  int32_t key;
+  uint32_t uid;
+  uint32_t gid;
+  uint32_t cuid;
+  uint32_t cgid;
+  // Permission bits plus SHM_DEST (01000) / SHM_LOCKED (02000).
+  uint32_t mode;
+  // The object's ipc id.
+  int32_t id;
+} criurs_ipc_desc;
+
+// One shm segment of ipcns-shm-N.img. A plain value; its contents come
+// from criurs_ipc_shm_read.
+typedef struct criurs_ipc_shm {
+  struct criurs_ipc_desc desc;
+  // Bytes.
+  uint64_t size;
+  // SHM_HUGETLB with the page size bits, for a huge-page segment.
+  bool has_hugetlb_flag;
+  uint32_t hugetlb_flag;
+  // The K of the pages-K.img holding the stored pages.
+  uint32_t pages_id;
+  // Pages stored (the kernel's holes are not).
+  uint64_t stored_pages;
+} criurs_ipc_shm;
+
+// One message queue of ipcns-msg-N.img. A plain value.
+typedef struct criurs_ipc_msq {
+  struct criurs_ipc_desc desc;
+  uint64_t qbytes;
+  // Number of messages (see criurs_ipc_msg_get).
+  size_t qnum;
+} criurs_ipc_msq;
+
+// One message: `data` is owned by the context (valid until the next
+// read, dump or collection, or criurs_ctx_free); NULL when `len` is 0.
+typedef struct criurs_ipc_msg {
+  int64_t mtype;
+  const uint8_t *data;
+  size_t len;
+} criurs_ipc_msg;
+
+// One semaphore set of ipcns-sem-N.img: `values` (one per semaphore)
+// is owned by the context like message data.
+typedef struct criurs_ipc_sem {
+  struct criurs_ipc_desc desc;
+  size_t nsems;
+  const uint16_t *values;
+} criurs_ipc_sem;
+
 // One line of uid_map or gid_map. A plain value.
 typedef struct criurs_id_extent {
   // First id inside the namespace.
@@ -615,6 +741,79 @@ const char *criurs_ns_kind_name(uint32_t kind);
 
 // The name of a type ("own", "root", "other"), or "unknown". Static.
 const char *criurs_ns_type_name(uint32_t type_);
+
+// CRIU 4.2's dump_namespaces() plus each task's ids: writes into the
+// images directory ids-PID.img for every live task, utsns-N.img,
+// timens-N.img (timens-0.img with the caller's clocks when the root
+// shares the caller's time namespace), ipcns-var/shm/msg/sem-N.img and
+// for each shm segment pagemap-shmem-ID.img and pages-K.img, and for
+// each of the tree's net namespaces what criurs_dump_net_ns writes, as
+// CRIU names and fills them. Needs criurs_collect_namespaces first. Nothing
+// of the caller moves: uts and ipc are read by a short-lived thread
+// inside the namespace, nothing is consumed (messages are copied with
+// MSG_COPY). Refuses what CRIU refuses (-EOPNOTSUPP with CRIU's reason:
+// nested namespaces, shared address space or fs struct, a SysV segment
+// mapped outside an ipc namespace of the tree, a link CRIU cannot dump,
+// ...) before writing; on
+// any failure no image of this call is left. Afterwards the accessors
+// below give what was written. Returns 0, -EINVAL (no images directory),
+// -ENODATA (not collected), -ESRCH (a namespace's task exited: collect
+// again), -EAGAIN (an ipc namespace kept changing), or the errno of the
+// failed step.
+int criurs_dump_namespaces(struct criurs_ctx *ctx);
+
+// Reads what criurs_dump_namespaces would write, into the context only
+// (no images directory needed, no refusal applied), for the accessors.
+int criurs_read_namespaces(struct criurs_ctx *ctx);
+
+// Writes the number of tasks with ids (the live tasks of the tree, as of
+// the last read or dump; 0 before one) to `*out`.
+int criurs_task_ids_count(const struct criurs_ctx *ctx, size_t *out);
+
+// Copies the ids of task `index` (tree order) to `*out`. -ENOENT past the end.
+int criurs_task_ids_get(const struct criurs_ctx *ctx, size_t index, struct criurs_task_ids *out);
+
+// Copies what utsns-`ns_id`.img holds to `*out`. -ENOENT when the last
+// read or dump has no such uts namespace (CRIU dumps only the tree's own).
+int criurs_uts_get(const struct criurs_ctx *ctx, uint32_t ns_id, struct criurs_uts *out);
+
+// Copies the clocks of timens-`id`.img to `*out`: `id` a time namespace
+// of the tree, or 0 for the caller's own clocks (written when the root
+// shares the caller's time namespace). -ENOENT when there is none.
+int criurs_timens_get(const struct criurs_ctx *ctx, uint32_t id, struct criurs_timens *out);
+
+// Copies the sysctls of ipc namespace `ns_id` to `*out`. -ENOENT when
+// the last read or dump has no such ipc namespace.
+int criurs_ipc_var_get(const struct criurs_ctx *ctx, uint32_t ns_id, struct criurs_ipc_var *out);
+
+// Writes the number of shm segments of ipc namespace `ns_id` to `*out`.
+int criurs_ipc_shm_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies segment `index` of ipc namespace `ns_id` to `*out`. -ENOENT past the end.
+int criurs_ipc_shm_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_ipc_shm *out);
+
+// Copies up to `len` bytes of segment `index`'s contents, from byte
+// `offset`, into `buf` (zeros where the kernel had a hole), and writes
+// how many were copied to `*copied`: fewer than `len` at the segment's
+// end, 0 at or past it. `buf` may be NULL only when `len` is 0; the
+// caller owns it.
+int criurs_ipc_shm_read(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, uint64_t offset, uint8_t *buf, size_t len, size_t *copied);
+
+// Writes the number of message queues of ipc namespace `ns_id` to `*out`.
+int criurs_ipc_msq_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies queue `index` of ipc namespace `ns_id` to `*out`. -ENOENT past the end.
+int criurs_ipc_msq_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_ipc_msq *out);
+
+// Copies message `msg` (queue order) of queue `queue` of ipc namespace
+// `ns_id` to `*out`. -ENOENT past the end of either.
+int criurs_ipc_msg_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t queue, size_t msg, struct criurs_ipc_msg *out);
+
+// Writes the number of semaphore sets of ipc namespace `ns_id` to `*out`.
+int criurs_ipc_sem_count(const struct criurs_ctx *ctx, uint32_t ns_id, size_t *out);
+
+// Copies set `index` of ipc namespace `ns_id` to `*out`. -ENOENT past the end.
+int criurs_ipc_sem_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t index, struct criurs_ipc_sem *out);
 
 // CRIU's dump_user_ns(): reads the uid and gid maps of `pid`, checks in
 // a short-lived child process that the namespace can be entered as its

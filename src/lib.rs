@@ -14,6 +14,7 @@ pub mod net;
 pub mod netdev;
 pub mod netlink;
 pub mod ns;
+pub mod nsimg;
 pub mod pstree;
 pub mod userns;
 
@@ -67,6 +68,8 @@ struct Collected {
     /// Network configuration read by `collect_net_config` / `dump_net_ns`,
     /// by namespace id.
     net_config: std::collections::BTreeMap<u32, netdev::NetConfig>,
+    /// What `read_namespaces` or `dump_namespaces` read since.
+    nsimg: nsimg::NsImages,
 }
 
 impl Context {
@@ -166,7 +169,7 @@ impl Context {
                 self.log.info("ns", format_args!("wrote {}: external pid namespace", ns::pidns::image_name(ns_id)));
             }
         }
-        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default() });
+        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() });
         Ok(())
     }
 
@@ -498,6 +501,60 @@ impl Context {
         let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
         collected.net_config.insert(ns_id, config);
         Ok(&collected.net_config[&ns_id])
+    }
+}
+
+// ---- ids, uts, time and ipc namespaces ----
+impl Context {
+    /// Reads what CRIU's `dump_namespaces` and per-task ids write (see
+    /// [`Context::dump_namespaces`]) into the context, writing nothing and
+    /// refusing nothing CRIU would refuse (shared kernel objects get the
+    /// same id): for `show` and the getters. Needs a collected table.
+    pub fn read_namespaces(&mut self) -> Result<&nsimg::NsImages> {
+        let c = self.collected()?;
+        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), false, &self.log)?;
+        // The net arm: each net namespace as a dump reads it.
+        for &ns_id in &read.net {
+            self.read_net_config(ns_id, true)?;
+        }
+        let c = self.collected.as_mut().expect("checked above");
+        c.nsimg = read;
+        Ok(&c.nsimg)
+    }
+
+    /// CRIU 4.2's `dump_namespaces` with `dump_time_ns(0)` and each task's
+    /// ids: writes `ids-PID.img` for every live task, `utsns-N.img`,
+    /// `timens-N.img` (`timens-0.img`: the caller's clocks, when the root
+    /// shares the caller's time namespace), `ipcns-var/shm/msg/sem-N.img`
+    /// and each segment's `pagemap-shmem-ID.img` + `pages-K.img`, and for
+    /// each of the tree's net namespaces what [`Context::dump_net_ns`]
+    /// writes. Refuses
+    /// what CRIU refuses, before anything is written; writes all or
+    /// nothing. Returns the names written, and keeps what it read for the
+    /// getters.
+    pub fn dump_namespaces(&mut self) -> Result<Vec<String>> {
+        let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
+        let c = self.collected()?;
+        nsimg::check_dump(&self.proc, &c.namespaces, self.root_pid, &self.externals)?;
+        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), true, &self.log)?;
+        let mut images = read.images();
+        // The net arm (CRIU's dump_net_ns), in the walk's order; its
+        // refusals refuse the whole dump, before anything is written.
+        for &ns_id in &read.net {
+            let config = self.read_net_config(ns_id, true)?;
+            images.extend(config.images()?.into_iter().map(|(name, bytes)| nsimg::Image { name, bytes }));
+        }
+        let names = nsimg::write_all(dir.as_fd(), &images)?;
+        self.log.info("nsimg", format_args!("wrote {} namespace and ids images", names.len()));
+        self.collected.as_mut().expect("checked above").nsimg = read;
+        Ok(names)
+    }
+
+    /// What the last `read_namespaces` or `dump_namespaces` read (-ENODATA
+    /// before a collection; empty before either, and after a new
+    /// collection).
+    pub fn namespace_images(&self) -> Result<&nsimg::NsImages> {
+        Ok(&self.collected()?.nsimg)
     }
 }
 

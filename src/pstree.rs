@@ -107,6 +107,12 @@ pub fn task_state(proc: &ProcRoot, pid: i32) -> Result<TaskState> {
 /// The pid a task has in its own (innermost) pid namespace: the last
 /// number of the `NSpid:` line of `/proc/PID/status`.
 pub fn pid_in_own_ns(proc: &ProcRoot, pid: i32) -> Result<i32> {
+    Ok(*ns_pids(proc, pid)?.last().expect("ns_pids is never empty"))
+}
+
+/// The `NSpid:` line of `/proc/PID/status`: the task's pid in each pid
+/// namespace from procfs's own down to the task's (never empty).
+pub fn ns_pids(proc: &ProcRoot, pid: i32) -> Result<Vec<i32>> {
     let path = proc.pid_path(pid, "status");
     let status = match std::fs::read(&path) {
         Ok(b) => b,
@@ -119,9 +125,13 @@ pub fn pid_in_own_ns(proc: &ProcRoot, pid: i32) -> Result<i32> {
         .split(|&b| b == b'\n')
         .find_map(|l| l.strip_prefix(b"NSpid:"))
         .ok_or_else(|| Error::malformed(format!("{}: no NSpid line", path.display())))?;
-    let last = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).last().unwrap_or_default();
-    std::str::from_utf8(last).ok().and_then(|t| t.parse::<i32>().ok()).filter(|&p| p > 0).ok_or_else(|| {
-        Error::malformed(format!("{}: NSpid {:?} does not end with a pid", path.display(), String::from_utf8_lossy(line)))
+    let pids: Option<Vec<i32>> = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(|w| std::str::from_utf8(w).ok().and_then(|t| t.parse::<i32>().ok()).filter(|&p| p > 0))
+        .collect();
+    pids.filter(|p| !p.is_empty()).ok_or_else(|| {
+        Error::malformed(format!("{}: NSpid {:?} is not a list of pids", path.display(), String::from_utf8_lossy(line)))
     })
 }
 
@@ -275,6 +285,7 @@ mod tests {
         fake_task(&d, 40, 'S', &[]);
         fs::write(d.join("40/status"), "Name:\tx\nNSpid:\t40\t7\t1\nNSsid:\t1\n").unwrap();
         assert_eq!(pid_in_own_ns(&ProcRoot::new(&d), 40).unwrap(), 1);
+        assert_eq!(ns_pids(&ProcRoot::new(&d), 40).unwrap(), vec![40, 7, 1]);
         fs::write(d.join("40/status"), "Name:\tx\nNSpid:\t40\tx\n").unwrap();
         let e = pid_in_own_ns(&ProcRoot::new(&d), 40).unwrap_err();
         assert!(e.message().contains("NSpid"), "{e}");

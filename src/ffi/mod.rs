@@ -8,6 +8,7 @@ pub mod mount;
 pub mod net;
 pub mod netdev;
 pub mod ns;
+pub mod nsimg;
 pub mod userns;
 
 use std::ffi::{c_char, c_int, CStr, CString};

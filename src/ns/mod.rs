@@ -588,6 +588,6 @@ mod tests {
 }
 
 #[cfg(test)]
-mod live_tests;
+pub(crate) mod live_tests;
 #[cfg(test)]
 mod fixture_tests;

@@ -109,7 +109,9 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// CRIU's order: collect (which dumps the user namespace), then each
-/// mount namespace the walk collected. Returns the image names written.
+/// mount namespace the walk collected, then what `dump_namespaces` and the
+/// tasks' ids write (uts, time, ipc, ids-PID). Returns the image names
+/// written.
 fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
     for spec in external {
         ctx.add_external(spec.as_bytes()).map_err(|e| e.context(format!("--external {spec}")))?;
@@ -121,5 +123,6 @@ fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
         ctx.dump_mnt_ns(id)?;
         written.push(criurs::mount::image::image_name(id));
     }
+    written.extend(ctx.dump_namespaces()?);
     Ok(written)
 }

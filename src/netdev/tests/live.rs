@@ -352,3 +352,32 @@ fn a_veth_whose_peer_is_outside_the_tree_is_dumped_without_a_peer_namespace() {
     let v0_json = netdev["entries"].as_array().unwrap().iter().find(|e| e["name"] == "v0").unwrap();
     assert!(v0_json.get("peer_nsid").is_none(), "{v0_json}");
 }
+
+#[test]
+fn dump_namespaces_runs_the_net_arm_and_its_refusal_writes_nothing() {
+    crate::needs_root!();
+    let tree = fixture_tree("ip link set lo up && ip addr add 10.11.12.13/8 dev lo");
+    let dir = Dir::new("netdev-nsimg");
+    let mut ctx = Context::new(tree.pid("root")).unwrap();
+    ctx.set_images_dir(&dir.0).unwrap();
+    ctx.collect_namespaces(true).unwrap();
+    let written = ctx.dump_namespaces().unwrap();
+    for name in ["netdev-10.img", "netns-10.img", "ifaddr-10.img", "route-10.img", "route6-10.img", "rule-10.img", "nftables-10.img", "utsns-12.img"] {
+        assert!(written.iter().any(|w| w == name), "{name} in {written:?}");
+    }
+    assert_eq!(ctx.namespace_images().unwrap().net, vec![10]);
+    assert_eq!(ctx.net_config(10).unwrap().addresses.len(), 3, "127.0.0.1, 10.11.12.13, ::1");
+    // Now a link CRIU cannot dump: the whole dump is refused, nothing written.
+    let ns_fd = crate::ns::enter::open_ns(&crate::ProcRoot::default(), tree.pid("root"), NsKind::Net).unwrap();
+    let status = crate::ns::enter::run_in_namespace(&ns_fd, NsKind::Net, || {
+        Ok(Command::new("ip").args(["link", "add", "vx0", "type", "vxlan", "id", "7", "dstport", "4789"]).status().unwrap())
+    })
+    .unwrap();
+    assert!(status.success());
+    let again = Dir::new("netdev-nsimg-refused");
+    ctx.set_images_dir(&again.0).unwrap();
+    let e = ctx.dump_namespaces().unwrap_err();
+    assert_eq!(e.errno(), libc::EOPNOTSUPP, "{e}");
+    assert!(e.message().contains("kind vxlan"), "{e}");
+    assert!(again.names().is_empty(), "{:?}", again.names());
+}
