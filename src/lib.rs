@@ -489,7 +489,7 @@ impl Context {
             None
         };
         let config = netdev::collect(
-            netdev::Target { ns_id, kid: ns.kid, ns_type: ns.ns_type, ns_fd },
+            netdev::Target { ns_id, kid: ns.kid, ns_fd },
             netdev::Options { for_dump, peers: &peers, external_key: self.externals.net_ns_key(ns.kid), gid_map },
         )?;
         for w in &config.warnings {

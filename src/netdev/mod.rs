@@ -39,9 +39,9 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::netlink::route::{nsid_of, request, routes_of_table, ADDRESSES, LINKS, NETNSA_NSID, NSID, RT_TABLE_MAIN, RULES};
-use crate::netlink::{NlMsg, NlSocket, Protocol, UnknownAttrs};
+use crate::netlink::{NlMsg, NlSocket, Protocol, UnknownAttrs, NLM_F_DUMP_INTR};
 use crate::ns::enter::run_in_namespace;
-use crate::ns::{NsKind, NsType};
+use crate::ns::NsKind;
 
 pub use link::{DeviceType, Link, Plan};
 pub use netfilter::Netfilter;
@@ -145,7 +145,6 @@ impl NetConfig {
 pub struct Target<'a> {
     pub ns_id: u32,
     pub kid: u64,
-    pub ns_type: NsType,
     /// Keeps the namespace reachable; the thread joins it.
     pub ns_fd: &'a OwnedFd,
 }
@@ -178,7 +177,6 @@ pub fn collect(target: Target<'_>, opts: Options<'_>) -> Result<NetConfig> {
         }
         return Ok(config);
     }
-    let _ = target.ns_type;
     run_in_namespace(target.ns_fd, NsKind::Net, || read_inside(&mut config, &opts)).map_err(|e| e.context(&what))?;
     Ok(config)
 }
@@ -190,12 +188,16 @@ fn read_inside(config: &mut NetConfig, opts: &Options<'_>) -> Result<()> {
     let mut unknown = UnknownAttrs::default();
 
     // 1. Links.
-    let mut links = Vec::new();
-    sock.dump(&request(LINKS, libc::AF_PACKET as u8), &mut |p| {
-        links.push(link::parse_link(p, &mut unknown)?);
-        Ok(())
-    })
-    .map_err(|e| e.context("dump links"))?;
+    let links = consistent("link", &mut unknown, |u, intr| {
+        let mut links = Vec::new();
+        sock.dump_messages(&request(LINKS, libc::AF_PACKET as u8), &mut |m| {
+            *intr |= m.flags & NLM_F_DUMP_INTR != 0;
+            links.push(link::parse_link(m.payload, u)?);
+            Ok(())
+        })
+        .map_err(|e| e.context("dump links"))?;
+        Ok(links)
+    })?;
 
     // 2. Namespace ids, after the link dump (CRIU's list_links first).
     let mut nsids = Vec::new();
@@ -222,36 +224,48 @@ fn read_inside(config: &mut NetConfig, opts: &Options<'_>) -> Result<()> {
     config.nsids = nsids;
 
     // 3. The ip-save streams.
-    let mut ifaddr = Stream::new(stream::IFADDR_MAGIC);
-    sock.dump_messages(&request(ADDRESSES, libc::AF_UNSPEC as u8), &mut |m| {
-        config.addresses.push(route::parse_address(m.payload, &mut unknown)?);
-        ifaddr.push(m.raw);
-        Ok(())
-    })
-    .map_err(|e| e.context("dump addresses"))?;
-    config.ifaddr = Some(ifaddr);
+    let (addresses, ifaddr) = consistent("address", &mut unknown, |u, intr| {
+        let (mut list, mut s) = (Vec::new(), Stream::new(stream::IFADDR_MAGIC));
+        sock.dump_messages(&request(ADDRESSES, libc::AF_UNSPEC as u8), &mut |m| {
+            *intr |= m.flags & NLM_F_DUMP_INTR != 0;
+            list.push(route::parse_address(m.payload, u)?);
+            s.push(m.raw);
+            Ok(())
+        })
+        .map_err(|e| e.context("dump addresses"))?;
+        Ok((list, s))
+    })?;
+    (config.addresses, config.ifaddr) = (addresses, Some(ifaddr));
 
     let sysctl_dir = sysctl::NetSysctlDir::open()?;
-    config.route4 = Some(save_routes(&mut sock, libc::AF_INET as u8, None, &mut config.routes, &mut unknown)?);
+    let (mut routes, route4) = consistent("IPv4 route", &mut unknown, |u, intr| save_routes(&mut sock, libc::AF_INET as u8, None, u, intr))?;
+    config.route4 = Some(route4);
     if sysctl_dir.has_ipv6() {
         let v6 = Some(libc::AF_INET6 as u8);
-        config.route6 = Some(save_routes(&mut sock, libc::AF_INET6 as u8, v6, &mut config.routes, &mut unknown)?);
+        let (r6, route6) = consistent("IPv6 route", &mut unknown, |u, intr| save_routes(&mut sock, libc::AF_INET6 as u8, v6, u, intr))?;
+        routes.extend(r6);
+        config.route6 = Some(route6);
     }
+    config.routes = routes;
 
-    let mut rule = Stream::new(stream::RULE_MAGIC);
-    let mut rules = Vec::new();
-    match sock.dump_messages(&request(RULES, libc::AF_INET as u8), &mut |m| {
-        rules.push(route::parse_rule(m.payload, &mut unknown)?);
-        rule.push(m.raw);
-        Ok(())
-    }) {
-        Ok(()) => {
-            config.rule = Some(rule);
-            config.rules = rules;
+    let rules = consistent("rule", &mut unknown, |u, intr| {
+        let (mut list, mut s) = (Vec::new(), Stream::new(stream::RULE_MAGIC));
+        let result = sock.dump_messages(&request(RULES, libc::AF_INET as u8), &mut |m| {
+            *intr |= m.flags & NLM_F_DUMP_INTR != 0;
+            list.push(route::parse_rule(m.payload, u)?);
+            s.push(m.raw);
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(Ok((list, s))),
+            // A malformed reply is ours to refuse; the kernel's refusal is
+            // what `ip rule save` failing means to CRIU: a warning, no image.
+            Err(e) if e.errno() == libc::EBADMSG => Err(e.context("dump rules")),
+            Err(e) => Ok(Err(e)),
         }
-        // A malformed reply is ours to refuse; the kernel's refusal is
-        // what `ip rule save` failing means to CRIU: a warning, no image.
-        Err(e) if e.errno() == libc::EBADMSG => return Err(e.context("dump rules")),
+    })?;
+    match rules {
+        Ok((list, s)) => (config.rules, config.rule) = (list, Some(s)),
         Err(e) => config.warnings.push(format!("ip rule save would fail ({e}): no rule image")),
     }
     config.unknown = unknown;
@@ -278,12 +292,38 @@ fn read_link_confs(dir: &sysctl::NetSysctlDir, links: &mut [LinkEntry]) -> Resul
     Ok(())
 }
 
+/// How many times a dump the kernel marks interrupted (NLM_F_DUMP_INTR:
+/// what it walked changed meanwhile, so replies may be missing or twice)
+/// is made again before the collection gives up.
+const DUMP_ATTEMPTS: usize = 5;
+
+/// Runs `dump` (one whole dump into fresh values; it sets its flag when
+/// a reply says the dump was interrupted) until a dump is not, with the
+/// unread attributes of the kept one added to `unknown`. iproute2 only
+/// warns about an interrupted dump; an image must not hold one.
+fn consistent<T>(
+    what: &str,
+    unknown: &mut UnknownAttrs,
+    mut dump: impl FnMut(&mut UnknownAttrs, &mut bool) -> Result<T>,
+) -> Result<T> {
+    for _ in 0..DUMP_ATTEMPTS {
+        let (mut u, mut interrupted) = (UnknownAttrs::default(), false);
+        let out = dump(&mut u, &mut interrupted)?;
+        if !interrupted {
+            unknown.add(&u);
+            return Ok(out);
+        }
+    }
+    Err(Error::new(libc::EAGAIN, format!("the {what} dump was interrupted by changes {DUMP_ATTEMPTS} times in a row")))
+}
+
 /// `ip route save` (`family` AF_INET, no filter family) or `ip -6 route
 /// save` (AF_INET6): table main asked of the kernel, then iproute2's filter.
-fn save_routes(sock: &mut NlSocket, family: u8, only: Option<u8>, out: &mut Vec<Route>, unknown: &mut UnknownAttrs) -> Result<Stream> {
-    let mut s = Stream::new(stream::ROUTE_MAGIC);
+fn save_routes(sock: &mut NlSocket, family: u8, only: Option<u8>, unknown: &mut UnknownAttrs, intr: &mut bool) -> Result<(Vec<Route>, Stream)> {
+    let (mut out, mut s) = (Vec::new(), Stream::new(stream::ROUTE_MAGIC));
     let mut filter = route::SaveFilter::new(only);
     let result = sock.dump_messages(&routes_of_table(family, RT_TABLE_MAIN), &mut |m: &NlMsg| {
+        *intr |= m.flags & NLM_F_DUMP_INTR != 0;
         let r = route::parse_route(m.payload, unknown)?;
         if filter.keeps(&r) {
             out.push(r);
@@ -292,9 +332,9 @@ fn save_routes(sock: &mut NlSocket, family: u8, only: Option<u8>, out: &mut Vec<
         Ok(())
     });
     match result {
-        Ok(()) => Ok(s),
+        Ok(()) => Ok((out, s)),
         // iproute2 takes "no such table" for an empty table main.
-        Err(e) if e.errno() == libc::ENOENT => Ok(s),
+        Err(e) if e.errno() == libc::ENOENT => Ok((out, s)),
         Err(e) => Err(e.context(if family == libc::AF_INET6 as u8 { "dump IPv6 routes" } else { "dump IPv4 routes" })),
     }
 }

@@ -360,3 +360,27 @@ fn a_dump_refuses_what_criu_cannot_dump_and_what_criurs_cannot_write() {
     let entries: Vec<pb::NetnsEntry> = decode(&images[0].1, NETNS_MAGIC, "netns-4.img").unwrap();
     assert_eq!(entries, vec![pb::NetnsEntry { ext_key: Some(b"outer".to_vec()), ..Default::default() }]);
 }
+
+#[test]
+fn an_interrupted_dump_is_made_again_and_one_that_stays_so_is_refused() {
+    let mut unknown = UnknownAttrs::default();
+    let mut tries = 0;
+    let got = consistent("test", &mut unknown, |u, intr| {
+        tries += 1;
+        u.note(40 + tries);
+        *intr = tries < 3;
+        Ok(tries)
+    })
+    .unwrap();
+    assert_eq!(got, 3);
+    assert_eq!(unknown.kinds().collect::<Vec<_>>(), vec![43], "only the kept dump's tally");
+    let e = consistent("link", &mut unknown, |_, intr| {
+        *intr = true;
+        Ok(())
+    })
+    .unwrap_err();
+    assert_eq!(e.errno(), libc::EAGAIN);
+    assert_eq!(e.message(), "the link dump was interrupted by changes 5 times in a row");
+    let e = consistent("x", &mut unknown, |_, _| -> Result<()> { Err(Error::malformed("bad")) }).unwrap_err();
+    assert_eq!(e.message(), "bad", "an error is not retried");
+}
