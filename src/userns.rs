@@ -78,6 +78,14 @@ pub fn to_parent(map: &[Extent], id: u32) -> Option<u32> {
         .map(|e| e.lower_first + (id - e.first))
 }
 
+/// Maps an id of the parent to the namespace's (CRIU's `userns_uid`,
+/// which gives INVALID_ID, u32::MAX, for None).
+pub fn from_parent(map: &[Extent], id: u32) -> Option<u32> {
+    map.iter()
+        .find(|e| id >= e.lower_first && (id - e.lower_first) < e.count)
+        .map(|e| e.first + (id - e.lower_first))
+}
+
 /// Parses the text of /proc/PID/uid_map or gid_map; `what` names the file.
 pub fn parse_id_map(text: &[u8], what: &str) -> Result<Vec<Extent>> {
     let mut extents = Vec::new();

@@ -321,13 +321,8 @@ pub fn ping_group_range(text: &str, gid_map: Option<&[crate::userns::Extent]>) -
         return Ok(None);
     }
     let Some(map) = gid_map else { return Ok(Some(text.to_string())) };
-    let inside = |gid: i32| -> i32 {
-        let gid = gid as u32;
-        map.iter()
-            .find(|e| gid >= e.lower_first && gid - e.lower_first < e.count)
-            .map(|e| (e.first + (gid - e.lower_first)) as i32)
-            .unwrap_or(-1)
-    };
+    // CRIU prints its INVALID_ID as an int: -1.
+    let inside = |gid: i32| crate::userns::from_parent(map, gid as u32).map_or(-1, |g| g as i32);
     Ok(Some(format!("{}\t{}\n", inside(start), inside(end))))
 }
 

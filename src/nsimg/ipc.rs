@@ -388,10 +388,7 @@ pub(crate) trait IpcSys {
 /// CRIU's `userns_uid`: an id of the caller's as the root's user
 /// namespace sees it.
 fn ns_id_of(map: &[crate::userns::Extent], id: u32) -> u32 {
-    map.iter()
-        .find(|e| id >= e.lower_first && id - e.lower_first < e.count)
-        .map(|e| e.first + (id - e.lower_first))
-        .unwrap_or(u32::MAX)
+    crate::userns::from_parent(map, id).unwrap_or(u32::MAX)
 }
 
 fn desc(id: i32, p: &RawPerm, owners: Option<&IdMaps>) -> IpcDesc {
