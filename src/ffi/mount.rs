@@ -28,10 +28,11 @@ pub struct criurs_mnt_info {
     pub sb_flags: u32,
     /// Peer group, 0 if not shared.
     pub shared_id: u32,
-    /// Master peer group as the image carries it (0 none, UINT32_MAX: the
-    /// root mount's own master, ignored).
+    /// Master peer group (master:N), 0 if none; the image carries it as
+    /// is (CRIU 4.2 keeps the root mount's own master too).
     pub master_id: u32,
-    /// master:N as the kernel printed it.
+    /// The same as master_id (kept for callers of version 1.0, when the
+    /// image wrote UINT32_MAX for the root mount's own master).
     pub kernel_master_id: u32,
     /// propagate_from:N, 0 if absent.
     pub propagate_from: u32,
@@ -95,7 +96,7 @@ fn info(ns: &MountNamespace, index: usize, m: &MountRecord) -> criurs_mnt_info {
         sb_flags: m.sb_flags,
         shared_id: m.shared_id,
         master_id: m.master_id,
-        kernel_master_id: m.kernel_master_id,
+        kernel_master_id: m.master_id,
         propagate_from: m.propagate_from,
         deleted: m.deleted,
         external: m.ext_key.is_some(),

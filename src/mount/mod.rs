@@ -195,7 +195,7 @@ fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: boo
         FsType::Debugfs => m.flags |= flags::MS_REC,
         FsType::Tracefs => return false,
         FsType::Cgroup | FsType::Cgroup2 if cgroup_ns => {
-            m.cgroup_root = Some(std::mem::replace(&mut m.root, b"/".to_vec()));
+            m.cgroup_root = Some(m.set_root(b"/".to_vec()));
         }
         _ => {}
     }
@@ -277,17 +277,8 @@ pub fn collect_mnt_namespaces(
         namespaces.push(built);
     }
     let need_to_validate = for_dump && walked.iter().any(|ns| ns.ns_type != NsType::Own);
-    sharing::resolve_external_mounts(&mut namespaces, config, log);
-    let root_master_id = if need_to_validate {
-        table
-            .root_ns(NsKind::Mnt)
-            .and_then(|r| namespaces.iter().find(|n| n.ns_id == r.id))
-            .map(|n| n.root().kernel_master_id)
-            .unwrap_or(0)
-    } else {
-        0
-    };
-    let (sharing, unreachable) = sharing::resolve_shared_mounts(&mut namespaces, root_master_id)?;
+    let root_ns_id = table.root_ns(NsKind::Mnt).map(|r| r.id);
+    let (sharing, unreachable) = sharing::resolve(&mut namespaces, config, root_ns_id, log);
     if need_to_validate {
         if let Some(&r) = unreachable.first() {
             return Err(sharing::unreachable_error(&namespaces, r));
@@ -302,15 +293,15 @@ pub fn collect_mnt_namespaces(
 }
 
 /// Validation over namespaces built elsewhere (fixtures, tests): resolve
-/// externals and sharing, then CRIU's checks.
+/// externals and sharing, then CRIU's checks. `root_ns_id`: the tree
+/// root's mount namespace.
 pub fn resolve_and_validate(
     namespaces: &mut [MountNamespace],
     config: &MountConfig,
-    root_master_id: u32,
+    root_ns_id: Option<u32>,
     log: &Logger,
 ) -> Result<Sharing> {
-    sharing::resolve_external_mounts(namespaces, config, log);
-    let (sharing, unreachable) = sharing::resolve_shared_mounts(namespaces, root_master_id)?;
+    let (sharing, unreachable) = sharing::resolve(namespaces, config, root_ns_id, log);
     if let Some(&r) = unreachable.first() {
         return Err(sharing::unreachable_error(namespaces, r));
     }

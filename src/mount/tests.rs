@@ -19,7 +19,7 @@ fn fixture_config() -> MountConfig {
 fn criu_fixture_entries_are_reproduced_field_by_field_and_in_order() {
     let config = fixture_config();
     let mut nss = vec![namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, true).unwrap()];
-    resolve_and_validate(&mut nss, &config, 0, &Logger::default()).unwrap();
+    resolve_and_validate(&mut nss, &config, Some(11), &Logger::default()).unwrap();
     let ours: Vec<MntEntry> = nss[0].image_order().map(image::entry).collect();
     let criu: Vec<MntEntry> = image::decode(&fixture("mountpoints-11.img"), "mountpoints-11.img").unwrap();
     assert_eq!(ours.len(), 26);
@@ -44,7 +44,7 @@ fn criu_fixture_entries_are_reproduced_field_by_field_and_in_order() {
 fn criu_fixture_tree_and_sharing() {
     let config = fixture_config();
     let mut nss = vec![namespace_from_mountinfo(11, &fixture("mountinfo.txt"), &config, true).unwrap()];
-    let sharing = resolve_and_validate(&mut nss, &config, 0, &Logger::default()).unwrap();
+    let sharing = resolve_and_validate(&mut nss, &config, Some(11), &Logger::default()).unwrap();
     let ns = &nss[0];
     assert_eq!(ns.root().mnt_id, 62);
     let kids: Vec<u32> = ns.children(ns.root_index()).iter().map(|&i| ns.mounts()[i].mnt_id).collect();
@@ -79,107 +79,246 @@ fn ns_of(ns_id: u32, text: &str) -> MountNamespace {
 
 const BASE: &str = "1 0 254:0 / / rw,relatime - ext4 /dev/vda rw\n2 1 0:40 / /t rw,relatime - tmpfs t rw\n";
 
-#[test]
-fn unsupported_filesystem_roots_and_rootless_binds_are_refused_unless_external() {
-    let log = Logger::default();
-    let text = format!("{BASE}3 2 254:1 / /t/x rw,relatime - xfs /dev/vdb rw\n");
-    let mut nss = vec![ns_of(5, &text)];
-    let e = resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
-    assert_eq!(e.errno(), libc::EOPNOTSUPP);
-    assert!(e.message().contains("mount 3 at \"/t/x\" in mount namespace 5") && e.message().contains("\"xfs\""), "{e}");
+/// Namespace 6, not the root's (CRIU's NS_OTHER).
+fn other_ns_of(ns_id: u32, text: &str) -> MountNamespace {
+    let mut ns = ns_of(ns_id, text);
+    ns.ns_type = NsType::Other;
+    ns
+}
+
+fn check(nss: &mut [MountNamespace], config: &MountConfig) -> Result<Sharing> {
+    resolve_and_validate(nss, config, Some(nss[0].ns_id), &Logger::default())
+}
+
+fn config_with(specs: &[&str]) -> MountConfig {
     let mut config = MountConfig::default();
-    config.add_external(b"mnt[/t/x]:data").unwrap();
-    let mut nss = vec![ns_of(5, &text)];
-    resolve_and_validate(&mut nss, &config, 0, &log).unwrap();
-    assert_eq!(nss[0].by_mnt_id(3).unwrap().ext_key.as_deref(), Some(&b"data"[..]));
-    assert_eq!(image::entry(nss[0].by_mnt_id(3).unwrap()).ext_key, Some(b"data".to_vec()));
-    // dev[] externals make an unsupported filesystem an "auto" mount.
-    let mut config = MountConfig::default();
-    config.add_external(b"dev[254/1]:vol").unwrap();
-    let mut nss = vec![ns_of(5, &text)];
-    resolve_and_validate(&mut nss, &config, 0, &log).unwrap();
-    let m = nss[0].by_mnt_id(3).unwrap();
-    assert_eq!((m.fstype, m.source.as_slice()), (FsType::Auto, &b"dev[vol]"[..]));
-    assert_eq!(image::entry(m).fsname, Some(b"xfs".to_vec()));
-    // A bind of a subdirectory whose filesystem root is mounted nowhere.
-    let text = format!("{BASE}3 2 0:41 /sub /t/b rw,relatime - tmpfs u rw\n");
-    let mut nss = vec![ns_of(5, &text)];
-    let e = resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
-    assert!(e.message().contains("mount 3 at \"/t/b\"") && e.message().contains("proper root mount"), "{e}");
-    // ... accepted once its filesystem root is mounted too.
-    let text = format!("{BASE}3 2 0:41 /sub /t/b rw,relatime - tmpfs u rw\n4 2 0:41 / /t/c rw,relatime - tmpfs u rw\n");
-    resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &log).unwrap();
-    // ... or when a wider bind of it is external.
-    let text = format!("{BASE}3 2 0:41 /sub/deeper /t/b rw,relatime - tmpfs u rw\n4 2 0:41 /sub /t/c rw,relatime - tmpfs u rw\n");
-    let mut config = MountConfig::default();
-    config.add_external_mount(b"/t/c", b"k").unwrap();
-    resolve_and_validate(&mut [ns_of(5, &text)], &config, 0, &log).unwrap();
+    for spec in specs {
+        config.add_external(spec.as_bytes()).unwrap();
+    }
+    config
 }
 
 #[test]
+fn unsupported_filesystem_roots_and_rootless_binds_are_refused_unless_external() {
+    let text = format!("{BASE}3 2 254:1 / /t/x rw,relatime - xfs /dev/vdb rw\n");
+    let e = check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap_err();
+    assert_eq!(e.errno(), libc::EOPNOTSUPP);
+    assert!(e.message().contains("mount 3 at \"/t/x\" in mount namespace 5") && e.message().contains("\"xfs\""), "{e}");
+    let mut nss = vec![ns_of(5, &text)];
+    check(&mut nss, &config_with(&["mnt[/t/x]:data"])).unwrap();
+    assert_eq!(nss[0].by_mnt_id(3).unwrap().ext_key.as_deref(), Some(&b"data"[..]));
+    assert_eq!(image::entry(nss[0].by_mnt_id(3).unwrap()).ext_key, Some(b"data".to_vec()));
+    // A bind of a subdirectory whose filesystem root is mounted nowhere.
+    let text = format!("{BASE}3 2 0:41 /sub /t/b rw,relatime - tmpfs u rw\n");
+    let e = check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("mount 3 at \"/t/b\"") && e.message().contains("proper root mount"), "{e}");
+    // ... accepted once its filesystem root is mounted too.
+    let text = format!("{BASE}3 2 0:41 /sub /t/b rw,relatime - tmpfs u rw\n4 2 0:41 / /t/c rw,relatime - tmpfs u rw\n");
+    check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap();
+    // ... or when a wider bind of it is external; a narrower one is not enough.
+    let text = format!("{BASE}3 2 0:41 /sub/deeper /t/b rw,relatime - tmpfs u rw\n4 2 0:41 /sub /t/c rw,relatime - tmpfs u rw\n");
+    check(&mut [ns_of(5, &text)], &config_with(&["mnt[/t/c]:k"])).unwrap();
+    let e = check(&mut [ns_of(5, &text)], &config_with(&["mnt[/t/b]:k"])).unwrap_err();
+    assert!(e.message().contains("mount 4 at \"/t/c\"") && e.message().contains("proper root mount"), "{e}");
+    // ... or it is bound from the root mount (a subdirectory of "/").
+    let text = format!("{BASE}3 2 254:0 /srv /t/srv rw,relatime - ext4 /dev/vda rw\n");
+    check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap();
+}
+
+/// CRIU 4.2 dropped the old `mnt_is_external`, which took a mount for
+/// external when a peer or its master was: only a bind from a wider or
+/// equal root counts now.
+#[test]
+fn only_binds_make_a_mount_external_not_peers_or_masters() {
+    // /t/x mounts xfs's root, its peer /t/y only /sub of it.
+    let text = format!(
+        "{BASE}3 2 254:1 / /t/x rw,relatime shared:7 - xfs /dev/vdb rw\n4 2 254:1 /sub /t/y rw,relatime shared:7 - xfs /dev/vdb rw\n"
+    );
+    let e = check(&mut [ns_of(5, &text)], &config_with(&["mnt[/t/y]:k"])).unwrap_err();
+    assert!(e.message().contains("mount 3 at \"/t/x\"") && e.message().contains("not supported"), "{e}");
+    check(&mut [ns_of(5, &text)], &config_with(&["mnt[/t/x]:k"])).unwrap();
+    // A slave of an external master on another superblock: not external.
+    let text = format!(
+        "{BASE}3 2 0:41 / /t/m rw,relatime shared:8 - tmpfs m rw\n4 2 254:1 / /t/s rw,relatime master:8 - xfs /dev/vdb rw\n"
+    );
+    let e = check(&mut [ns_of(5, &text)], &config_with(&["mnt[/t/m]:k"])).unwrap_err();
+    assert!(e.message().contains("mount 4 at \"/t/s\"") && e.message().contains("not supported"), "{e}");
+}
+
+/// CRIU 4.2's `resolve_shared_mounts` asks every slave, namespace roots
+/// included, for a master in the dump, or a bind (itself included) with
+/// the same master that is a mnt[] external or the root mount.
+#[test]
 fn masters_must_be_reachable_across_namespaces() {
-    let log = Logger::default();
     let slave = format!("{BASE}3 2 0:41 / /t/s rw,relatime master:7 - tmpfs u rw\n");
-    let mut nss = vec![ns_of(5, &slave)];
-    let e = resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap_err();
+    let e = check(&mut [ns_of(5, &slave)], &MountConfig::default()).unwrap_err();
     assert_eq!(e.errno(), libc::EXDEV);
     assert!(e.message().contains("mount 3 at \"/t/s\" in mount namespace 5 (master_id 7") && e.message().contains("unreachable"), "{e}");
+    assert!(e.message().contains("--external mnt[PATH]:KEY") && e.message().contains("--enable-external-masters"), "{e}");
     // The master peer group sits in another collected namespace.
     let peer = format!("{BASE}9 2 0:41 / /t/p rw,relatime shared:7 - tmpfs u rw\n");
-    let mut nss = vec![ns_of(5, &slave), ns_of(6, &peer)];
-    resolve_and_validate(&mut nss, &MountConfig::default(), 0, &log).unwrap();
+    let mut nss = vec![ns_of(5, &slave), other_ns_of(6, &peer)];
+    check(&mut nss, &MountConfig::default()).unwrap();
     let m = nss[0].master_of(nss[0].index_of(3).unwrap()).unwrap();
     assert_eq!((m.ns, nss[m.ns].mounts()[m.index].mnt_id), (1, 9));
-    // The root mount's own master: ignored, written as -1 like CRIU.
-    let text = "1 0 254:0 / / rw,relatime master:4 - ext4 /dev/vda rw\n2 1 0:40 / /t rw,relatime master:4 - tmpfs t rw\n";
+    // The slave itself external (mnt[]): its master comes with it.
+    check(&mut [ns_of(5, &slave)], &config_with(&["mnt[/t/s]:k"])).unwrap();
+    // A dev[] external does not carry a master.
+    let xfs_slave = format!("{BASE}3 2 254:1 / /t/s rw,relatime master:7 - xfs /dev/vdb rw\n");
+    let e = check(&mut [ns_of(5, &xfs_slave)], &config_with(&["dev[254/1]:vol"])).unwrap_err();
+    assert!(e.message().contains("unreachable"), "{e}");
+    // An external bind with another master does not either.
+    let two = format!("{BASE}3 2 0:41 / /t/s rw,relatime master:7 - tmpfs u rw\n4 2 0:41 / /t/e rw,relatime master:8 - tmpfs u rw\n");
+    let e = check(&mut [ns_of(5, &two)], &config_with(&["mnt[/t/e]:k"])).unwrap_err();
+    assert!(e.message().contains("mount 3 at \"/t/s\""), "{e}");
+    // A nested namespace's root whose master is nowhere: refused too (the
+    // old rule looked at non-root mounts only).
+    let nested = "1 0 0:50 / / rw,relatime master:9 - tmpfs n rw\n";
+    let e = check(&mut [ns_of(5, BASE), other_ns_of(6, nested)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("mount 1 at \"/\" in mount namespace 6 (master_id 9"), "{e}");
+}
+
+/// The runc layout: `mount --make-rslave /` in a new mount namespace. The
+/// root and the binds of the root filesystem receive their master with
+/// the root mount; CRIU 4.2 writes the kernel's master_id for all of them
+/// (older CRIU, and criurs until now, wrote -1).
+#[test]
+fn an_rslave_root_keeps_its_master_id_in_the_image() {
+    let text = "1 0 254:0 / / rw,relatime master:4 - ext4 /dev/vda rw\n\
+                2 1 254:0 /srv /b rw,relatime master:4 - ext4 /dev/vda rw\n\
+                3 1 0:40 / /t rw,relatime - tmpfs t rw\n";
     let mut nss = vec![ns_of(5, text)];
-    resolve_and_validate(&mut nss, &MountConfig::default(), 4, &log).unwrap();
-    assert_eq!(nss[0].by_mnt_id(2).unwrap().master_id, u32::MAX);
-    assert_eq!(nss[0].by_mnt_id(2).unwrap().kernel_master_id, 4);
-    assert_eq!(image::entry(nss[0].by_mnt_id(2).unwrap()).master_id, Some(u32::MAX));
+    check(&mut nss, &MountConfig::default()).unwrap();
+    let ids: Vec<(u32, Option<u32>, u32)> =
+        nss[0].image_order().map(image::entry).map(|e| (e.mnt_id, e.master_id, e.flags & flags::MS_SLAVE)).collect();
+    assert_eq!(ids, vec![(3, Some(0), 0), (2, Some(4), flags::MS_SLAVE), (1, Some(4), flags::MS_SLAVE)]);
+    // The same layout seen from a namespace that is not the root's: its
+    // root is no "root mount", so its master is unreachable.
+    let e = check(&mut [ns_of(5, BASE), other_ns_of(6, text)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("in mount namespace 6 (master_id 4") && e.message().contains("unreachable"), "{e}");
+    // A bind of the root filesystem with another master: not received with the root.
+    let other = format!("{text}4 1 254:0 /opt /o rw,relatime master:5 - ext4 /dev/vda rw\n");
+    let e = check(&mut [ns_of(5, &other)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("mount 4 at \"/o\"") && e.message().contains("master_id 5"), "{e}");
+}
+
+#[test]
+fn mnt_externals_apply_in_the_roots_mount_namespace_only() {
+    let text = format!("{BASE}3 2 254:1 / /t/x rw,relatime - xfs /dev/vdb rw\n");
+    let config = config_with(&["mnt[/t/x]:data"]);
+    // Root (5) and another namespace (6) with another disk at the same path.
+    let other = format!("{BASE}3 2 254:2 / /t/x rw,relatime - xfs /dev/vdc rw\n");
+    let mut nss = vec![ns_of(5, &text), other_ns_of(6, &other)];
+    let e = check(&mut nss, &config).unwrap_err();
+    assert!(e.message().contains("mount 3 at \"/t/x\" in mount namespace 6") && e.message().contains("not supported"), "{e}");
+    assert_eq!(nss[0].by_mnt_id(3).unwrap().ext_key.as_deref(), Some(&b"data"[..]));
+    assert_eq!(nss[1].by_mnt_id(3).unwrap().ext_key, None);
+    // The same disk there is a bind of the root's external: accepted as is.
+    let mut nss = vec![ns_of(5, &text), other_ns_of(6, &text)];
+    check(&mut nss, &config).unwrap();
+    assert_eq!(nss[1].by_mnt_id(3).unwrap().ext_key, None);
+    // The root sharing the caller's namespace (NS_CRIU): applied nowhere.
+    let mut nss = vec![ns_of(5, &text)];
+    nss[0].ns_type = NsType::Own;
+    check(&mut nss, &config).unwrap_err();
+    assert_eq!(nss[0].by_mnt_id(3).unwrap().ext_key, None);
+    // Never to the root mount, nor to a mount over "/".
+    let text = format!("{BASE}3 1 0:41 / / rw,relatime - tmpfs over rw\n");
+    let mut nss = vec![ns_of(5, &text)];
+    check(&mut nss, &config_with(&["mnt[/]:r"])).unwrap();
+    assert!(nss[0].mounts().iter().all(|m| m.ext_key.is_none()));
+}
+
+#[test]
+fn dev_externals_resolve_unsupported_filesystem_roots_and_cover_their_binds() {
+    let text = format!(
+        "{BASE}3 2 254:1 / /t/x rw,relatime - xfs /dev/vdb rw\n4 2 254:1 /sub /t/y rw,relatime - xfs /dev/vdb rw\n\
+         5 2 0:41 / /t/z rw,relatime - tmpfs u rw\n"
+    );
+    let config = config_with(&["dev[254/1]:vol", "dev[0/41]:tmp"]);
+    let mut nss = vec![ns_of(5, &text), other_ns_of(6, &text)];
+    check(&mut nss, &config).unwrap();
+    for ns in &nss {
+        // The filesystem root: an "auto" mount of dev[vol], external.
+        let e = image::entry(ns.by_mnt_id(3).unwrap());
+        assert_eq!((e.fstype, e.fsname.as_deref(), e.source.as_slice()), (FsType::Auto.code(), Some(&b"xfs"[..]), &b"dev[vol]"[..]));
+        assert_eq!(e.ext_key.as_deref(), Some(&b"CRIU:EXTERNAL_DEV"[..]), "in every namespace");
+        // Its bind of /sub keeps its values: an external bind, not external.
+        let e = image::entry(ns.by_mnt_id(4).unwrap());
+        assert_eq!((e.fstype, e.fsname, e.source.as_slice(), e.ext_key), (0, None, &b"/dev/vdb"[..], None));
+        // A supported filesystem on a listed device is left alone.
+        let e = image::entry(ns.by_mnt_id(5).unwrap());
+        assert_eq!((e.fstype, e.source.as_slice(), e.ext_key), (FsType::Tmpfs.code(), &b"u"[..], None));
+    }
+    // Only a filesystem's root is resolved: a lone bind of /sub is not.
+    let text = format!("{BASE}4 2 254:1 /sub /t/y rw,relatime - xfs /dev/vdb rw\n");
+    let mut nss = vec![ns_of(5, &text)];
+    let e = check(&mut nss, &config).unwrap_err();
+    assert!(e.message().contains("mount 4 at \"/t/y\"") && e.message().contains("proper root mount"), "{e}");
+    assert_eq!(nss[0].by_mnt_id(4).unwrap().fstype, FsType::Unsupported);
+}
+
+/// CRIU 4.2 checks the children of every mount, namespace roots included,
+/// and validates nested namespaces' roots like any other mount.
+#[test]
+fn namespace_roots_are_validated_too() {
+    let text = format!("{BASE}3 1 0:41 / /t rw,relatime - tmpfs u rw\n");
+    let e = check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("mount 1 at \"/\"") && e.message().contains("mounts 2 and 3"), "{e}");
+    // A nested namespace rooted on an unsupported filesystem of its own.
+    let nested = "1 0 254:1 / / rw,relatime - xfs /dev/vdb rw\n";
+    let e = check(&mut [ns_of(5, BASE), other_ns_of(6, nested)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("mount 1 at \"/\" in mount namespace 6") && e.message().contains("not supported"), "{e}");
+    // ... fine when it is the root's filesystem (a root bind), from any root.
+    let nested = "1 0 254:0 /var/lib/x / rw,relatime - ext4 /dev/vda rw\n";
+    check(&mut [ns_of(5, BASE), other_ns_of(6, nested)], &MountConfig::default()).unwrap();
 }
 
 #[test]
 fn two_children_on_one_mount_point_are_refused() {
     let text = format!("{BASE}3 2 0:41 / /t/a rw,relatime - tmpfs u rw\n4 2 0:42 / /t/a rw,relatime - tmpfs v rw\n");
-    let e = resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default()).unwrap_err();
+    let e = check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap_err();
     assert!(e.message().contains("mount 2 at \"/t\"") && e.message().contains("mounts 3 and 4"), "{e}");
     // An overmount (the second mount's parent is the first) is fine.
     let text = format!("{BASE}3 2 0:41 / /t/a rw,relatime - tmpfs u rw\n4 3 0:42 / /t/a rw,relatime - tmpfs v rw\n");
-    resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default()).unwrap();
+    check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap();
 }
 
+/// CRIU 4.2 has no `validate_shared` (gone since 3.11): peers of one group
+/// may have different children; mount-v2 restores such sharing.
 #[test]
-fn shared_peers_must_have_the_same_visible_children() {
-    let validate = |text: String| resolve_and_validate(&mut [ns_of(5, &text)], &MountConfig::default(), 0, &Logger::default());
-    // Peers /t/p1 and /t/p2 (same root), each with the same child: fine.
+fn shared_peers_with_different_children_are_accepted() {
     let peers = format!(
         "{BASE}3 2 0:43 / /t/p1 rw,relatime shared:7 - tmpfs s rw\n4 2 0:43 / /t/p2 rw,relatime shared:7 - tmpfs s rw\n"
     );
-    let children = "5 3 0:44 / /t/p1/x rw,relatime shared:8 - tmpfs c rw\n6 4 0:44 / /t/p2/x rw,relatime shared:8 - tmpfs c rw\n";
-    validate(format!("{peers}{children}")).unwrap();
-    // The child propagated to one peer only (made before the bind): refused, naming both.
-    let e = validate(format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n")).unwrap_err();
-    assert_eq!(e.errno(), libc::EXDEV);
-    assert!(e.message().contains("mount 4 at \"/t/p2\"") && e.message().contains("mount 3 at \"/t/p1\""), "{e}");
-    assert!(e.message().contains("nothing is mounted at \"/t/p2/x\""), "{e}");
-    // Same place, different mount: refused.
-    let e = validate(format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n6 4 0:45 / /t/p2/x rw,relatime - tmpfs d rw\n"))
-        .unwrap_err();
-    assert!(e.message().contains("not the same mount"), "{e}");
-    // A narrower peer (root /sub) sees only the children under /sub of the
-    // wider one: a child at /y of the wide peer is invisible to it.
+    // A child propagated to one peer only (made before the bind).
+    let mut nss = vec![ns_of(5, &format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n"))];
+    let sharing = check(&mut nss, &MountConfig::default()).unwrap();
+    assert_eq!(sharing.peer_groups[&7].len(), 2);
+    // Different mounts at the same place of two peers.
+    let text = format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n6 4 0:45 / /t/p2/x rw,relatime - tmpfs d rw\n");
+    check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap();
+    // A narrower peer with a child of its own.
     let narrow = format!(
         "{BASE}3 2 0:43 / /t/wide rw,relatime shared:7 - tmpfs s rw\n4 2 0:43 /sub /t/narrow rw,relatime shared:7 - tmpfs s rw\n\
-         5 3 0:44 / /t/wide/y rw,relatime - tmpfs c rw\n6 3 0:46 / /t/wide/sub/z rw,relatime - tmpfs z rw\n"
+         8 4 0:47 / /t/narrow/q rw,relatime - tmpfs q rw\n"
     );
-    let e = validate(narrow.clone()).unwrap_err();
-    assert!(e.message().contains("nothing is mounted at \"/t/narrow/z\""), "{e}");
-    validate(format!("{narrow}7 4 0:46 / /t/narrow/z rw,relatime - tmpfs z rw\n")).unwrap();
-    // An extra child in the narrower peer has no counterpart.
-    let e = validate(format!("{narrow}7 4 0:46 / /t/narrow/z rw,relatime - tmpfs z rw\n8 4 0:47 / /t/narrow/q rw,relatime - tmpfs q rw\n"))
-        .unwrap_err();
-    assert!(e.message().contains("mount 8 at \"/t/narrow/q\" has no counterpart"), "{e}");
+    check(&mut [ns_of(5, &narrow)], &MountConfig::default()).unwrap();
+}
+
+#[test]
+fn btrfs_binds_compare_without_subvol_and_alone_without_it() {
+    let text = format!(
+        "{BASE}3 2 0:50 / /t/a rw,relatime - btrfs /dev/vdc rw,ssd,subvol=/\n4 2 0:50 /sub /t/b rw,relatime - btrfs /dev/vdc rw,ssd,subvol=/sub\n"
+    );
+    let mut nss = vec![ns_of(5, &text)];
+    check(&mut nss, &config_with(&["mnt[/t/a]:k"])).unwrap();
+    assert_eq!(nss[0].bind_group[nss[0].index_of(3).unwrap()], nss[0].bind_group[nss[0].index_of(4).unwrap()]);
+    // CRIU's btrfs_sb_equal finds a btrfs mount without subvol= equal to none.
+    let text = format!("{BASE}3 2 0:50 / /t/a rw,relatime - btrfs /dev/vdc rw,ssd\n4 2 0:50 /sub /t/b rw,relatime - btrfs /dev/vdc rw,ssd\n");
+    let mut nss = vec![ns_of(5, &text)];
+    let e = check(&mut nss, &config_with(&["mnt[/t/a]:k"])).unwrap_err();
+    assert!(e.message().contains("mount 4 at \"/t/b\"") && e.message().contains("proper root mount"), "{e}");
 }
 
 #[test]
@@ -451,15 +590,25 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
         assert_eq!(e["root_dev"].as_u64().unwrap() as u32, m.root_dev);
         assert_eq!(e["flags"].as_u64().unwrap() as u32, m.flags);
         assert_eq!(e["sb_flags"].as_u64().unwrap() as u32, m.sb_flags);
-        assert_eq!(s(&e["root"]), m.root);
-        assert_eq!(s(&e["mountpoint"]), m.mountpoint);
-        assert_eq!(s(&e["source"]), m.source);
+        assert_eq!(s(&e["root"]), m.image_root());
+        assert_eq!(s(&e["mountpoint"]), m.image_mountpoint());
+        assert_eq!(s(&e["source"]), m.image_source());
         assert_eq!(s(&e["options"]), m.options);
         assert_eq!(e["shared_id"].as_u64().unwrap() as u32, m.shared_id);
         assert_eq!(e["master_id"].as_u64().unwrap() as u32, m.master_id);
         assert_eq!(e.get("deleted").and_then(|d| d.as_bool()).unwrap_or(false), m.deleted);
         assert_eq!(e.get("ext_key").map(s), m.ext_key.clone());
     }
+    // CRIU's spelling: space, tab and backslash decoded, a newline left as \012.
+    let image_mp = |rel: &[u8]| {
+        let mut p = base.clone();
+        p.extend_from_slice(rel);
+        entries.iter().map(|e| s(&e["mountpoint"])).find(|mp| *mp == p).is_some()
+    };
+    for odd in [&b"/sp ace"[..], b"/t\tab", b"/back\\slash", b"/new\\012line"] {
+        assert!(image_mp(odd), "{:?} in the image", String::from_utf8_lossy(odd));
+    }
+    assert!(!image_mp(b"/new\nline"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
