@@ -432,8 +432,9 @@ mod tests {
     /// The record holds the decoded path, the image CRIU's bytes.
     #[test]
     fn criu_spelling_keeps_newlines_and_hashes_escaped() {
-        // The kernel's text for a tmpfs "s#r c\nx\\y" at /a#b/n\nl, bound
-        // from /d\nx of it (captured on Linux 6.18).
+        // Linux 6.18 escapes space, tab, newline and backslash in all three
+        // fields and '#' in the source: a bind of /d<newline>x, deleted, at
+        // /tmp/b\s n<newline>l, of a tmpfs named "s#r c<newline>x\y".
         let line = br"117 95 0:46 /d\012x\040(deleted) /tmp/b\134s\040n\012l rw,relatime - tmpfs s\043r\040c\012x\134y rw";
         let r = parse_line(line, 1, &rules()).unwrap();
         assert_eq!((r.root.as_slice(), r.deleted), (&b"/d\nx"[..], true));

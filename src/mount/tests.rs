@@ -626,3 +626,119 @@ fn own_namespace_is_collected_without_validation() {
     assert_eq!(ctx.mount_namespace(own.ns_id + 100).unwrap_err().errno(), libc::ENOENT);
     assert_eq!(ctx.dump_mnt_ns(own.ns_id).unwrap_err().errno(), libc::EINVAL, "no images directory");
 }
+
+// ---- CRIU 4.2's own dumps of the issue's layouts (tests/fixtures/criu-4.2/<case>/) ----
+
+fn case_file(case: &str, name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criu-4.2").join(case).join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// A case's mountinfo as CRIU saw it: the root's own mount namespace (10),
+/// the host's /dev/pts (0:26) as CRIU's devpts.
+fn case_ns(case: &str, mountinfo: &str) -> MountNamespace {
+    namespace_from_mountinfo(10, &case_file(case, mountinfo), &fixture_config(), true).unwrap()
+}
+
+/// Resolves and validates the case with `specs`, then compares our image
+/// with CRIU's, entry by entry and byte for byte.
+fn assert_case_image(case: &str, mountinfo: &str, image_name: &str, specs: &[String]) -> MountNamespace {
+    let mut config = fixture_config();
+    for spec in specs {
+        config.add_external(spec.as_bytes()).unwrap();
+    }
+    let mut nss = vec![case_ns(case, mountinfo)];
+    resolve_and_validate(&mut nss, &config, Some(10), &Logger::default()).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let criu_bytes = case_file(case, image_name);
+    let criu = image::decode(&criu_bytes, image_name).unwrap();
+    let ours: Vec<MntEntry> = nss[0].image_order().map(image::entry).collect();
+    assert_eq!(ours.len(), criu.len(), "{case}");
+    for (a, b) in ours.iter().zip(&criu) {
+        assert_eq!(a, b, "{case}: mnt_id {}", b.mnt_id);
+    }
+    assert_eq!(image::encode_namespace(&nss[0]), criu_bytes, "{case}: byte for byte");
+    nss.remove(0)
+}
+
+fn refusal(case: &str, mountinfo: &str, specs: &[&str]) -> crate::error::Error {
+    let mut config = fixture_config();
+    for spec in specs {
+        config.add_external(spec.as_bytes()).unwrap();
+    }
+    let mut nss = vec![case_ns(case, mountinfo)];
+    resolve_and_validate(&mut nss, &config, Some(10), &Logger::default()).map(|_| ()).unwrap_err()
+}
+
+/// rslave-root: the runc layout. Without externals CRIU 4.2 refuses mount
+/// 86 (the /dev/pts overmount, master 20), and so do we, naming the
+/// option that works; with every slave mount but "/" external, the image
+/// is CRIU's: the root keeps master_id 1 and needs nothing.
+#[test]
+fn criu_rslave_root_fixture() {
+    let e = refusal("rslave-root", "mountinfo-5806.txt", &[]);
+    assert_eq!(e.errno(), libc::EXDEV);
+    assert!(e.message().starts_with("mount 86 at \"/dev/pts\" in mount namespace 10 (master_id 20, shared_id 0) has unreachable sharing"), "{e}");
+    let log = String::from_utf8(case_file("rslave-root", "dump-no-options.log")).unwrap();
+    assert!(log.contains("Mount 86 ./dev/pts (master_id: 20 shared_id: 0) has unreachable sharing. Try --enable-external-masters."));
+    // dump.sh's externals: every slave mount point but "/", key x + the path with '_' for '/'.
+    let text = String::from_utf8(case_file("rslave-root", "mountinfo-5806.txt")).unwrap();
+    let mut specs: Vec<String> = text
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .filter(|f| f[6].starts_with("master:") && f[4] != "/")
+        .map(|f| format!("mnt[{}]:x{}", f[4], f[4].replace('/', "_")))
+        .collect();
+    specs.sort();
+    specs.dedup();
+    assert_eq!(specs.len(), 17);
+    let ns = assert_case_image("rslave-root", "mountinfo-5806.txt", "mountpoints-10.img", &specs);
+    let root = image::entry(ns.root());
+    assert_eq!((root.mnt_id, root.master_id, root.flags, root.ext_key), (67, Some(1), 0x280000, None));
+    // Two mounts on one path share the key, as in CRIU.
+    assert_eq!(ns.by_mnt_id(87).unwrap().ext_key.as_deref(), Some(&b"x_proc"[..]));
+}
+
+/// escaped-paths: CRIU's spelling in the image (`a\012b` for a newline,
+/// the other three decoded); our records hold the real path.
+#[test]
+fn criu_escaped_paths_fixture() {
+    let ns = assert_case_image("escaped-paths/newline-proc", "mountinfo-8311.txt", "mountpoints-10.img", &[]);
+    let m = ns.by_mnt_id(67).unwrap();
+    assert_eq!(m.mountpoint, b"/tmp/criu-fx/escaped-paths/x/a\nb");
+    assert_eq!(image::entry(m).mountpoint, br"/tmp/criu-fx/escaped-paths/x/a\012b");
+    assert_case_image("escaped-paths/no-newline", "mountinfo-8052.txt", "mountpoints-10.img", &[]);
+    // all/: CRIU stopped at the tmpfs on the newline path (it could not
+    // open "a\012b" to archive the tmpfs) after writing four entries. The
+    // collection stage accepts it: the same four entries lead our image.
+    let mut nss = vec![case_ns("escaped-paths/all", "mountinfo-7779.txt")];
+    resolve_and_validate(&mut nss, &fixture_config(), Some(10), &Logger::default()).unwrap();
+    let partial = image::decode(&case_file("escaped-paths/all", "mountpoints-10.img"), "all").unwrap();
+    let ours: Vec<MntEntry> = nss[0].image_order().map(image::entry).collect();
+    assert_eq!(partial.len(), 4);
+    assert_eq!(&ours[..4], &partial[..]);
+    assert_eq!(ours[4].mountpoint, br"/tmp/criu-fx/escaped-paths/x/a\012b");
+}
+
+/// mnt-externals: what CRIU 4.2 accepts, refuses and writes for volumes
+/// and devices.
+#[test]
+fn criu_mnt_externals_fixture() {
+    let vol = ["mnt[/tmp/criu-fx/mnt-externals/vol]:vol".to_string()];
+    // A bind of a root-filesystem directory is a root bind: no option needed.
+    let ns = assert_case_image("mnt-externals/rootfs-no-options", "mountinfo-9909.txt", "mountpoints-10.img", &[]);
+    assert!(ns.mounts().iter().all(|m| m.ext_key.is_none()));
+    assert_case_image("mnt-externals/rootfs-external", "mountinfo-10270.txt", "mountpoints-10.img", &vol);
+    // A bind of a tmpfs whose root is not mounted in the namespace.
+    let e = refusal("mnt-externals/tmpfs-no-options", "mountinfo-10693.txt", &[]);
+    assert!(e.message().starts_with("mount 69 at \"/tmp/criu-fx/mnt-externals/vol\"") && e.message().contains("proper root mount"), "{e}");
+    assert_case_image("mnt-externals/tmpfs-external", "mountinfo-10888.txt", "mountpoints-10.img", &vol);
+    // An ext4 on a loop device, and a bind of its /sub.
+    let e = refusal("mnt-externals/dev-no-options", "mountinfo-12096.txt", &[]);
+    assert!(e.message().starts_with("mount 67 at \"/tmp/criu-fx/mnt-externals/blk\"") && e.message().contains("not supported"), "{e}");
+    // CRIU takes dev[7:0] for some other key and refuses later; we refuse the spelling.
+    let e = MountConfig::default().add_external(b"dev[7:0]:blk").unwrap_err();
+    assert!(e.message().contains("dev[MAJ/MIN]:VAL"), "{e}");
+    let ns = assert_case_image("mnt-externals/dev-external", "mountinfo-12978.txt", "mountpoints-10.img", &["dev[7/0]:blk".to_string()]);
+    assert_eq!(ns.by_mnt_id(67).unwrap().ext_key.as_deref(), Some(sharing::EXTERNAL_DEV_KEY));
+    assert_eq!(ns.by_mnt_id(68).unwrap().ext_key, None);
+}
