@@ -328,6 +328,18 @@ impl Context {
         self.collect(for_dump, Collectors::MountOnly)
     }
 
+    /// The mount namespaces a dump writes images for, as CRIU 4.2's
+    /// `dump_mnt_namespaces`: none when the tree root shares the caller's
+    /// mount namespace (nested ones are collected and validated, not
+    /// written), else every collected one but the caller's, in walk order.
+    pub fn mount_namespaces_to_dump(&self) -> Result<Vec<u32>> {
+        let table = self.namespaces()?;
+        if !table.root_differs(NsKind::Mnt) {
+            return Ok(Vec::new());
+        }
+        Ok(self.mnt.namespaces().iter().filter(|n| n.ns_type != ns::NsType::Own).map(|n| n.ns_id).collect())
+    }
+
     /// CRIU's `dump_mnt_ns`: writes mountpoints-<ns_id>.img into the
     /// images directory (temporary file, then rename).
     pub fn dump_mnt_ns(&mut self, ns_id: u32) -> Result<()> {

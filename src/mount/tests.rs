@@ -380,15 +380,24 @@ pub(crate) mod live {
 
     impl NsShell {
         pub fn start(tag: &str, script: &str) -> NsShell {
+            let full = format!("set -e\nB=\"$1\"\n{script}\necho \"$$ ready\"\nread x || true\n");
+            Self::spawn(tag, &["--mount", "--propagation", "private"], &full)
+        }
+
+        /// `script` runs under `unshare ARGS` with the base directory as
+        /// $1; it prints "PID ready" (PID: the tree root) and ends when
+        /// stdin does.
+        pub fn spawn(tag: &str, unshare_args: &[&str], script: &str) -> NsShell {
             use std::process::Stdio;
             let dir = std::env::temp_dir().join(format!("criurs-mnt-{tag}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let base = dir.join("base");
             std::fs::create_dir_all(&base).unwrap();
-            let full = format!("set -e\nB=\"$1\"\n{script}\necho \"$$ ready\"\nread x || true\n");
             // setsid -f forks and returns: the shell is reparented away.
             let mut setsid = Command::new("setsid")
-                .args(["-f", "unshare", "--mount", "--propagation", "private", "sh", "-c", &full, "sh"])
+                .args(["-f", "unshare"])
+                .args(unshare_args)
+                .args(["sh", "-c", script, "sh"])
                 .arg(&base)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -413,10 +422,7 @@ pub(crate) mod live {
     impl Drop for NsShell {
         fn drop(&mut self) {
             drop(self.ctl.take()); // EOF: the script's `read` returns and it exits
-            if self.pid <= 0 {
-                return;
-            }
-            for _ in 0..500 {
+            for _ in 0..if self.pid > 0 { 500 } else { 0 } {
                 match std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
                     Ok(stat) if !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z') => {
                         std::thread::sleep(std::time::Duration::from_millis(10))
@@ -741,4 +747,162 @@ fn criu_mnt_externals_fixture() {
     let ns = assert_case_image("mnt-externals/dev-external", "mountinfo-12978.txt", "mountpoints-10.img", &["dev[7/0]:blk".to_string()]);
     assert_eq!(ns.by_mnt_id(67).unwrap().ext_key.as_deref(), Some(sharing::EXTERNAL_DEV_KEY));
     assert_eq!(ns.by_mnt_id(68).unwrap().ext_key, None);
+}
+
+/// The runc layout, live: a parent mount namespace outside the tree makes
+/// every mount shared (the host's stay private); the root, pid 1 of new
+/// pid and mount namespaces copied from it, runs `mount --make-rslave /`,
+/// then mounts a proc, a tmpfs and a bind of a root-filesystem directory
+/// (a slave of the root's master). As rslave-root/ records CRIU 4.2:
+/// refused while the inherited slaves are not external, naming the first
+/// one; with them external, the image has the kernel's master ids, the
+/// root and the bind need nothing, and the entries equal CRIU's own.
+#[test]
+fn live_rslave_root_is_dumped_as_criu_does() {
+    use crate::Context;
+    use std::os::unix::ffi::OsStrExt;
+    let script = r#"
+set -e
+B="$1"
+mkdir -p "$B.src/d" "$B.bind"
+exec 3<&0
+unshare --pid --fork --mount --propagation unchanged sh -c '
+    set -e
+    mount --make-rslave /
+    mount -t proc proc /proc
+    mount -t tmpfs -o size=64k fx-inside "$1"
+    mount --bind "$1.src/d" "$1.bind"
+    touch "$1.ready"
+    read x || true
+' sh "$B" <&3 &
+U=$!
+while [ ! -e "$B.ready" ]; do sleep 0.02; done
+P=$(cat /proc/$U/task/*/children)
+echo "$P ready"
+wait
+"#;
+    let sh = live::NsShell::spawn("rslave", &["--mount", "--propagation", "shared"], script);
+    let base = sh.base.as_os_str().as_bytes().to_vec();
+    let at = |suffix: &[u8]| [base.as_slice(), suffix].concat();
+    let text = std::fs::read(format!("/proc/{}/mountinfo", sh.pid())).unwrap();
+    let kernel = mountinfo::parse(&text, &mountinfo::ParseRules::default()).unwrap();
+    let root_master = kernel.iter().find(|m| m.mountpoint == b"/").unwrap().master_id;
+    assert_ne!(root_master, 0, "the root is a slave: {}", String::from_utf8_lossy(&text));
+    let bind = kernel.iter().find(|m| m.mountpoint == at(b".bind")).unwrap();
+    assert_eq!(bind.master_id, root_master, "a bind of a slave is a slave of the same master");
+
+    // Without externals: refused like CRIU, at the newest slave that
+    // neither the root nor an external brings its master to.
+    let mut ctx = Context::new(sh.pid()).unwrap();
+    let e = ctx.collect_namespaces(true).unwrap_err();
+    let first = kernel.iter().rev().find(|m| m.master_id != 0 && m.master_id != root_master).unwrap();
+    assert_eq!(e.errno(), libc::EXDEV, "{e}");
+    let want = format!("mount {} at {:?}", first.mnt_id, String::from_utf8_lossy(&first.mountpoint));
+    assert!(e.message().contains(&want) && e.message().contains("unreachable sharing") && e.message().contains("--external mnt[PATH]:KEY"), "{e}");
+
+    // rslave-root/dump.sh's externals: each slave mount point but "/" (and
+    // but our bind, which receives its master with the root).
+    let mut specs: Vec<Vec<u8>> = kernel
+        .iter()
+        .filter(|m| m.master_id != 0 && m.mountpoint != b"/" && m.mountpoint != at(b".bind"))
+        .map(|m| {
+            let key: Vec<u8> = m.mountpoint.iter().map(|&b| if b == b'/' { b'_' } else { b }).collect();
+            [&b"mnt["[..], &m.mountpoint, b"]:x", &key].concat()
+        })
+        .collect();
+    specs.sort();
+    specs.dedup();
+    for spec in &specs {
+        ctx.add_external(spec).unwrap();
+    }
+    ctx.collect_namespaces(true).unwrap();
+    assert!(ctx.mount_namespaces().unwrap().validated());
+    let ns_id = ctx.namespaces().unwrap().root_ns(NsKind::Mnt).unwrap().id;
+    assert_eq!(ctx.mount_namespaces_to_dump().unwrap(), vec![ns_id]);
+    let dir = crate::pstree::tests::temp_dir("rslave-img");
+    ctx.set_images_dir(&dir).unwrap();
+    ctx.dump_mnt_ns(ns_id).unwrap();
+    let file = dir.join(image::image_name(ns_id));
+    let crit = std::process::Command::new("crit").args(["decode", "--pretty", "-i"]).arg(&file).output().expect("crit is installed");
+    assert!(crit.status.success(), "crit: {}", String::from_utf8_lossy(&crit.stderr));
+    let ours: serde_json::Value = serde_json::from_slice(&crit.stdout).unwrap();
+    let ours = ours["entries"].as_array().unwrap().clone();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let find = |mp: &[u8]| ours.iter().rev().find(|e| e["mountpoint"].as_str().unwrap().as_bytes() == mp).unwrap().clone();
+
+    // The kernel's master ids, the root's included; CRIU's flags for a slave.
+    // The parent namespace is the outer shell's (unshare, our parent, has
+    // already moved to the root's).
+    let ppid = |pid: i32| -> i32 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let outer_sh = ppid(ppid(sh.pid()));
+    let outer = mountinfo::parse(&std::fs::read(format!("/proc/{outer_sh}/mountinfo")).unwrap(), &Default::default()).unwrap();
+    for e in &ours {
+        let id = e["mnt_id"].as_u64().unwrap() as u32;
+        let k = kernel.iter().find(|m| m.mnt_id == id).unwrap();
+        assert_eq!(e["master_id"].as_u64().unwrap() as u32, k.master_id, "{e}");
+        if k.master_id != 0 {
+            assert!(outer.iter().any(|o| o.shared_id == k.master_id), "master {} is a peer group of the parent namespace", k.master_id);
+        }
+    }
+    let root = find(b"/");
+    assert_eq!((root["master_id"].as_u64().unwrap() as u32, root["flags"].as_str()), (root_master, Some("0x280000")));
+    assert!(root.get("ext_key").is_none());
+    let b = find(&at(b".bind"));
+    assert_eq!((b["master_id"].as_u64().unwrap() as u32, b["flags"].as_str()), (root_master, Some("0x280000")));
+    assert!(b.get("ext_key").is_none() && b["root"].as_str().unwrap().ends_with(".src/d"));
+    let inside = find(&base);
+    assert_eq!((inside["flags"].as_str(), inside["master_id"].as_u64(), inside["options"].as_str()), (Some("0x200000"), Some(0), Some("size=64k")));
+
+    // Entry by entry against CRIU's image of the same layout on this host
+    // (rslave-root/mountpoints-10.json), ids and devices aside.
+    let criu: serde_json::Value = serde_json::from_slice(&case_file("rslave-root", "mountpoints-10.json")).unwrap();
+    let same = |a: &serde_json::Value, b: &serde_json::Value| {
+        ["fstype", "root", "mountpoint", "source", "options", "flags", "sb_flags", "shared_id", "ext_key", "fsname"]
+            .iter()
+            .all(|k| a.get(*k) == b.get(*k))
+            && (a["master_id"] == 0) == (b["master_id"] == 0)
+    };
+    let inherited: Vec<&serde_json::Value> =
+        criu["entries"].as_array().unwrap().iter().filter(|e| !e["mountpoint"].as_str().unwrap().contains("criu-fx")).collect();
+    let matched = inherited.iter().filter(|c| ours.iter().any(|o| same(o, c))).count();
+    assert!(matched == inherited.len() || matched >= 15, "{matched} of CRIU's {} inherited entries have an equal entry here", inherited.len());
+    let criu_root = inherited.iter().find(|e| e["mountpoint"] == "/").unwrap();
+    assert!(same(&root, criu_root), "root: ours {root}, CRIU's {criu_root}");
+}
+
+/// walk-netns-mntns/: a root that shares the caller's mount namespace
+/// (pid 1 of its own pid namespace) with a child in a mount namespace of
+/// its own. CRIU 4.2 collects and validates both namespaces, and writes no
+/// mountpoints image at all (`dump_mnt_namespaces` needs the root's mount
+/// namespace to be new).
+#[test]
+fn live_nested_mount_namespace_under_a_root_in_ours_is_collected_not_dumped() {
+    use crate::Context;
+    let script = r#"
+set -e
+B="$1"
+exec 3<&0
+unshare --pid --fork sh -c '
+    exec 4<&0
+    unshare --mount --propagation private sh -c "mount -t tmpfs -o size=64k fx-child \"\$1\"; touch \"\$1.ready\"; read x || true" sh "$1" <&4 &
+    wait
+' sh "$B" <&3 &
+U=$!
+while [ ! -e "$B.ready" ]; do sleep 0.02; done
+P=$(cat /proc/$U/task/*/children)
+echo "$P ready"
+wait
+"#;
+    let sh = live::NsShell::spawn("nested", &["--fork"], script);
+    let mut ctx = Context::new(sh.pid()).unwrap();
+    ctx.collect_namespaces(true).unwrap();
+    let nss = ctx.mount_namespaces().unwrap();
+    let kinds: Vec<NsType> = nss.namespaces().iter().map(|n| n.ns_type).collect();
+    assert_eq!(kinds, vec![NsType::Other, NsType::Own], "the child's, then ours (CRIU's walk)");
+    assert!(nss.validated());
+    assert!(nss.namespaces()[0].mounts().iter().any(|m| m.source == b"fx-child"));
+    assert_eq!(ctx.mount_namespaces_to_dump().unwrap(), Vec::<u32>::new());
 }
