@@ -308,11 +308,13 @@ impl Context {
     }
 
     /// CRIU's `--skip-mnt PATH`: left out of dumps (for_dump collections).
+    /// Compared as CRIU's `is_same_path` does: "/a/b/" and "/a//b" name
+    /// the mount at "/a/b".
     pub fn add_skip_mount(&mut self, path: &[u8]) -> Result<()> {
         if path.first() != Some(&b'/') || path.contains(&0) {
             return Err(Error::invalid(format!("skip mount {:?} is not an absolute path", String::from_utf8_lossy(path))));
         }
-        self.mnt.config_mut().skip_mounts.insert(path.to_vec());
+        self.mnt.config_mut().skip_mounts.insert(mount::mountinfo::same_path_form(path));
         Ok(())
     }
 

@@ -234,6 +234,21 @@ impl CriuSpelling {
     }
 }
 
+/// A path as CRIU's `is_same_path` compares it: repeated slashes and "."
+/// components do not count ("/a//b/./" is "/a/b"); the kernel's mount
+/// points are already in this form.
+pub fn same_path_form(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len() + 1);
+    for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".") {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
 /// Strips CRIU's deleted markers (`strip_deleted`).
 fn strip_deleted(root: &mut Vec<u8>) -> bool {
     for marker in [&b" (deleted)"[..], &b"//deleted"[..]] {
@@ -455,6 +470,15 @@ mod tests {
         let mut r = parse_line(br"8 1 0:9 / /x rw - xfs s\043 rw", 1, &rules()).unwrap();
         r.set_source(b"dev[v]".to_vec());
         assert_eq!(r.image_source(), b"dev[v]");
+    }
+
+    #[test]
+    fn paths_compare_as_criu_compares_them() {
+        assert_eq!(same_path_form(b"/a//b/./c/"), b"/a/b/c");
+        assert_eq!(same_path_form(b"//"), b"/");
+        assert_eq!(same_path_form(b"/./"), b"/");
+        assert_eq!(same_path_form(b"/a/../b"), b"/a/../b", "no .. resolution, as CRIU");
+        assert_eq!(same_path_form(b"/sp ace/\n"), b"/sp ace/\n");
     }
 
     #[test]

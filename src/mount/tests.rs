@@ -906,3 +906,15 @@ wait
     assert!(nss.namespaces()[0].mounts().iter().any(|m| m.source == b"fx-child"));
     assert_eq!(ctx.mount_namespaces_to_dump().unwrap(), Vec::<u32>::new());
 }
+
+/// CRIU's `should_skip_mount` compares with `is_same_path`: a --skip-mnt
+/// path with a trailing or doubled slash still names the mount.
+#[test]
+fn skip_mnt_paths_compare_as_criu_compares_them() {
+    let mut ctx = crate::Context::new(std::process::id() as i32).unwrap();
+    ctx.add_skip_mount(b"/t//x/./").unwrap();
+    let text = format!("{BASE}3 2 0:41 / /t/x rw,relatime - tmpfs u rw\n");
+    let ns = namespace_from_mountinfo(5, text.as_bytes(), ctx.mount_config(), true).unwrap();
+    assert!(ns.by_mnt_id(3).is_none(), "skipped");
+    assert_eq!(ctx.add_skip_mount(b"t/x").unwrap_err().errno(), libc::EINVAL);
+}
