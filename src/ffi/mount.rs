@@ -9,7 +9,10 @@ use crate::mount::{MountNamespace, MountRecord};
 /// One mount of a collected mount namespace. Byte fields are pointer plus
 /// length (not NUL-terminated; any byte but NUL may appear), owned by the
 /// context and valid until the next collection on it or criurs_ctx_free.
-/// An absent optional field is NULL with length 0.
+/// An absent optional field is NULL with length 0. Root, mount point and
+/// source have every mountinfo escape decoded (a newline is a newline);
+/// mountpoints-N.img keeps CRIU 4.2's spelling of them (`\012` as four
+/// bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct criurs_mnt_info {

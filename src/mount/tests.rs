@@ -918,3 +918,19 @@ fn skip_mnt_paths_compare_as_criu_compares_them() {
     assert!(ns.by_mnt_id(3).is_none(), "skipped");
     assert_eq!(ctx.add_skip_mount(b"t/x").unwrap_err().errno(), libc::EINVAL);
 }
+
+/// `mnt[PATH]` finds a mount at a path with a newline by the real path or
+/// by CRIU's spelling of it (`\012`, as CRIU's own lookup needs).
+#[test]
+fn mnt_externals_match_the_real_path_or_crius_spelling() {
+    let text = format!("{BASE}3 2 254:1 / /t/a\\012b rw,relatime - xfs /dev/vdb rw\n");
+    for spec in [&b"mnt[/t/a\nb]:k"[..], br"mnt[/t/a\012b]:k"] {
+        let mut config = MountConfig::default();
+        config.add_external(spec).unwrap();
+        let mut nss = vec![ns_of(5, &text)];
+        check(&mut nss, &config).unwrap();
+        let m = nss[0].by_mnt_id(3).unwrap();
+        assert_eq!((m.mountpoint.as_slice(), m.ext_key.as_deref()), (&b"/t/a\nb"[..], Some(&b"k"[..])));
+        assert_eq!(image::entry(m).mountpoint, br"/t/a\012b");
+    }
+}
