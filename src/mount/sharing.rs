@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::fstype::FsType;
+use super::mountinfo::MountRecord;
 use super::tree::{show, MountNamespace, MountRef};
 use super::MountConfig;
 use crate::error::Error;
@@ -154,6 +155,38 @@ fn without_subvol(options: &[u8]) -> Option<Cow<'_, [u8]>> {
         out.extend_from_slice(&options[at + comma..]);
     }
     Some(Cow::Owned(out))
+}
+
+/// CRIU 4.2's `mounts_sb_equal` once externals are resolved: the same
+/// device, and then, unless one of them is external (whose source and
+/// type an external may have rewritten), the same source and type; then
+/// the type's own comparison (btrfs without `subvol=`, cgroups by their
+/// original root too) or the same options.
+pub(crate) fn sb_equal(a: &MountRecord, b: &MountRecord) -> bool {
+    if a.root_dev != b.root_dev {
+        return false;
+    }
+    let btrfs = |m: &MountRecord| FsType::is_btrfs(&m.fsname) && m.fstype == FsType::Unsupported;
+    let cgroup = |m: &MountRecord| matches!(m.fstype, FsType::Cgroup | FsType::Cgroup2);
+    let own_rule = if a.ext_key.is_none() && b.ext_key.is_none() {
+        if a.source != b.source || a.fstype != b.fstype || btrfs(a) != btrfs(b) {
+            return false;
+        }
+        Some(a).filter(|m| btrfs(m) || cgroup(m))
+    } else {
+        [a, b].into_iter().find(|m| btrfs(m) || cgroup(m))
+    };
+    match own_rule {
+        Some(m) if btrfs(m) => match (without_subvol(&a.options), without_subvol(&b.options)) {
+            (Some(x), Some(y)) => x == y,
+            _ => false,
+        },
+        Some(_) => {
+            let roots_differ = matches!((&a.cgroup_root, &b.cgroup_root), (Some(x), Some(y)) if x != y);
+            !roots_differ && a.options == b.options
+        }
+        None => a.options == b.options,
+    }
 }
 
 /// CRIU's `search_bindmounts`: bind groups keyed by superblock identity,

@@ -295,9 +295,23 @@ fn shared_peers_with_different_children_are_accepted() {
     let mut nss = vec![ns_of(5, &format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n"))];
     let sharing = check(&mut nss, &MountConfig::default()).unwrap();
     assert_eq!(sharing.peer_groups[&7].len(), 2);
-    // Different mounts at the same place of two peers.
-    let text = format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n6 4 0:45 / /t/p2/x rw,relatime - tmpfs d rw\n");
+    // The same mount at the same place of both (a propagation group).
+    let text = format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n6 4 0:44 / /t/p2/x rw,relatime - tmpfs c rw\n");
     check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap();
+    // Different mounts there: CRIU 4.2 asserts they are equal and aborts;
+    // refused, naming both.
+    let text = format!("{peers}5 3 0:44 / /t/p1/x rw,relatime - tmpfs c rw\n6 4 0:45 / /t/p2/x rw,relatime - tmpfs d rw\n");
+    let e = check(&mut [ns_of(5, &text)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("mount 6 at \"/t/p2/x\"") && e.message().contains("mount 5 at \"/t/p1/x\"") && e.message().contains("BUG_ON"), "{e}");
+    // The place is relative to each parent's root: /t/wide/sub/z and
+    // /t/narrow/z (root /sub) are one place; /t/wide/z is another.
+    let places = format!(
+        "{BASE}3 2 0:43 / /t/wide rw,relatime shared:7 - tmpfs s rw\n4 2 0:43 /sub /t/narrow rw,relatime shared:7 - tmpfs s rw\n\
+         5 3 0:46 / /t/wide/sub/z rw,relatime - tmpfs z rw\n6 4 0:47 / /t/narrow/z rw,relatime - tmpfs y rw\n"
+    );
+    let e = check(&mut [ns_of(5, &places)], &MountConfig::default()).unwrap_err();
+    assert!(e.message().contains("mount 6 at \"/t/narrow/z\"") && e.message().contains("mount 5 at \"/t/wide/sub/z\""), "{e}");
+    check(&mut [ns_of(5, &places.replace("/t/wide/sub/z", "/t/wide/z"))], &MountConfig::default()).unwrap();
     // A narrower peer with a child of its own.
     let narrow = format!(
         "{BASE}3 2 0:43 / /t/wide rw,relatime shared:7 - tmpfs s rw\n4 2 0:43 /sub /t/narrow rw,relatime shared:7 - tmpfs s rw\n\

@@ -5,12 +5,16 @@
 //! CRIU 4.2 no longer checks that the peers of a shared group carry the
 //! same children (`validate_shared` went in 3.11: restore copes with
 //! non-uniform sharing), nor asks a mount to be external through its
-//! peers or masters (the old `mnt_is_external`): only binds count.
+//! peers or masters (the old `mnt_is_external`): only binds count. What
+//! remains of the peers' children is CRIU's assertion that copies
+//! propagated between peers are one mount (it aborts otherwise), here a
+//! refusal.
 
 use std::collections::HashMap;
 
 use super::fstype::FsType;
-use super::sharing::{criu_order, Sharing};
+use super::mountinfo::MountRecord;
+use super::sharing::{criu_order, sb_equal, Sharing};
 use super::tree::{show, MountNamespace, MountRef};
 use crate::error::{Error, Result};
 
@@ -34,6 +38,7 @@ fn describe(namespaces: &[MountNamespace], r: MountRef) -> String {
 ///   (`find_fsroot_mount_for`; CRIU would ask its plugins next: there are
 ///   none here).
 pub fn validate_mounts(namespaces: &[MountNamespace], sharing: &Sharing) -> Result<()> {
+    check_propagation_groups(namespaces)?;
     let mut seen: HashMap<&[u8], usize> = HashMap::new();
     for r in criu_order(namespaces) {
         let ns = &namespaces[r.ns];
@@ -86,6 +91,64 @@ pub fn validate_mounts(namespaces: &[MountNamespace], sharing: &Sharing) -> Resu
                     show(&m.source)
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// CRIU's `root_path_from_parent`: where `m` sits inside the filesystem of
+/// its parent (the parent's root joined with `m`'s mount point below the
+/// parent's).
+fn root_path_from_parent(parent: &MountRecord, m: &MountRecord) -> Vec<u8> {
+    let rest = m.mountpoint.get(parent.mountpoint.len()..).unwrap_or(b"");
+    let mut out = parent.root.clone();
+    if !rest.is_empty() {
+        match (out.last() == Some(&b'/'), rest[0] == b'/') {
+            (true, true) => out.extend_from_slice(&rest[1..]),
+            (false, false) => {
+                out.push(b'/');
+                out.extend_from_slice(rest);
+            }
+            _ => out.extend_from_slice(rest),
+        }
+    }
+    out
+}
+
+/// The end of CRIU 4.2's `resolve_shared_mounts`: children of two peers
+/// (parents in one shared group) at the same place of the group's
+/// filesystem are one propagation group, and CRIU asserts they are the
+/// same mount (`BUG_ON(!mounts_equal())`: the dump aborts). Each is
+/// compared, as in CRIU, with the first of its place in CRIU's order.
+fn check_propagation_groups(namespaces: &[MountNamespace]) -> Result<()> {
+    let mut first: HashMap<(u32, Vec<u8>), (MountRef, MountRef)> = HashMap::new();
+    for r in criu_order(namespaces) {
+        let ns = &namespaces[r.ns];
+        let Some(p) = ns.parent_index(r.index) else { continue };
+        let (parent, m) = (&ns.mounts[p], &ns.mounts[r.index]);
+        if parent.shared_id == 0 {
+            continue;
+        }
+        let pr = MountRef { ns: r.ns, index: p };
+        match first.entry((parent.shared_id, root_path_from_parent(parent, m))) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((pr, r));
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let (fp, fr) = *o.get();
+                let f = &namespaces[fr.ns].mounts[fr.index];
+                if fp != pr && !(sb_equal(f, m) && f.root == m.root) {
+                    return Err(Error::new(
+                        libc::EXDEV,
+                        format!(
+                            "{} and {} are propagated copies of one mount (children of peers of shared group {} at the same place) but are different mounts; CRIU 4.2 aborts on this (BUG_ON in resolve_shared_mounts)",
+                            describe(namespaces, fr),
+                            describe(namespaces, r),
+                            parent.shared_id
+                        ),
+                    ));
+                }
+            }
         }
     }
     Ok(())
