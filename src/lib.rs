@@ -276,7 +276,8 @@ impl Context {
     }
 
     /// Marks the mount at `path` (as the namespace sees it) external with
-    /// `key`, as `--external mnt[PATH]:KEY`. Applies from the next collection.
+    /// `key`, as `--external mnt[PATH]:KEY`: in the tree root's own mount
+    /// namespace only, as CRIU 4.2. Applies from the next collection.
     pub fn add_external_mount(&mut self, path: &[u8], key: &[u8]) -> Result<()> {
         self.mnt.config_mut().add_external_mount(path, key)
     }

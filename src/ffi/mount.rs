@@ -130,8 +130,10 @@ fn past_end(what: &str, index: usize, len: usize) -> Error {
 }
 
 /// Marks the mount at `path` (as the dumped namespace sees it, NUL-
-/// terminated) external with `key`, like `--external mnt[PATH]:KEY`.
-/// Applies from the next collection. Strings are copied.
+/// terminated) external with `key`, like `--external mnt[PATH]:KEY`: as
+/// in CRIU 4.2, only in the tree root's own mount namespace (none when
+/// the root shares the caller's), and every mount on that path. Applies
+/// from the next collection. Strings are copied.
 #[no_mangle]
 pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *const c_char, key: *const c_char) -> c_int {
     with_ctx(ctx, |ctx| {
@@ -141,8 +143,11 @@ pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *con
     })
 }
 
-/// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY",
-/// "dev[MAJ/MIN]:VAL", "pid[INO]:KEY" (a pid namespace the caller
+/// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY" (see
+/// criurs_ctx_add_external_mount), "dev[MAJ/MIN]:VAL" (a mount of the root
+/// of an unsupported filesystem on that device, in any namespace, becomes
+/// an "auto" mount of source "dev[VAL]" with ext_key "CRIU:EXTERNAL_DEV";
+/// its binds follow it), "pid[INO]:KEY" (a pid namespace the caller
 /// restores: its root need not be pid 1, and pidns-N.img carries KEY),
 /// "net[INO]:KEY" or "unix[INO]". -EINVAL for anything else. Applies from
 /// the next collection.
