@@ -349,13 +349,14 @@ pub(crate) fn unreachable_error(namespaces: &[MountNamespace], r: MountRef) -> E
     Error::new(
         libc::EXDEV,
         format!(
-            "mount {} at {} in mount namespace {} (master_id {}, shared_id {}) has unreachable sharing: no mount of peer group {} is in a collected namespace, and neither the mount nor a bind of it with the same master is a mnt[] external or the root mount; mark it external with --external mnt[PATH]:KEY (CRIU 4.2 refuses it too: \"Try --enable-external-masters\", which helps only with external-mount autodetection, --external mnt[]:m)",
+            "mount {} at {} in mount namespace {} (master_id {}, shared_id {}) has unreachable sharing: no mount of peer group {} is in a collected namespace, and neither the mount nor a bind of it with the same master is a mnt[] external or the root mount; mark it external with --external mnt[PATH]:KEY (here mnt[{}]:KEY). CRIU 4.2 refuses it too, hinting \"Try --enable-external-masters\", an option only its external-mount autodetection reads",
             m.mnt_id,
             show(&m.mountpoint),
             namespaces[r.ns].ns_id,
             m.master_id,
             m.shared_id,
-            m.master_id
+            m.master_id,
+            String::from_utf8_lossy(&m.mountpoint)
         ),
     )
 }

@@ -698,6 +698,7 @@ fn criu_rslave_root_fixture() {
     let e = refusal("rslave-root", "mountinfo-5806.txt", &[]);
     assert_eq!(e.errno(), libc::EXDEV);
     assert!(e.message().starts_with("mount 86 at \"/dev/pts\" in mount namespace 10 (master_id 20, shared_id 0) has unreachable sharing"), "{e}");
+    assert!(e.message().contains("mnt[/dev/pts]:KEY") && e.message().contains("--enable-external-masters"), "{e}");
     let log = String::from_utf8(case_file("rslave-root", "dump-no-options.log")).unwrap();
     assert!(log.contains("Mount 86 ./dev/pts (master_id: 20 shared_id: 0) has unreachable sharing. Try --enable-external-masters."));
     // dump.sh's externals: every slave mount point but "/", key x + the path with '_' for '/'.
