@@ -105,7 +105,10 @@ typedef void (*criurs_log_fn)(void *user_data, uint32_t level, const char *line)
 // One mount of a collected mount namespace. Byte fields are pointer plus
 // length (not NUL-terminated; any byte but NUL may appear), owned by the
 // context and valid until the next collection on it or criurs_ctx_free.
-// An absent optional field is NULL with length 0.
+// An absent optional field is NULL with length 0. Root, mount point and
+// source have every mountinfo escape decoded (a newline is a newline);
+// mountpoints-N.img keeps CRIU 4.2's spelling of them (`\012` as four
+// bytes).
 typedef struct criurs_mnt_info {
   // Kernel mount id and parent mount id.
   uint32_t mnt_id;
@@ -122,10 +125,11 @@ typedef struct criurs_mnt_info {
   uint32_t sb_flags;
   // Peer group, 0 if not shared.
   uint32_t shared_id;
-  // Master peer group as the image carries it (0 none, UINT32_MAX: the
-  // root mount's own master, ignored).
+  // Master peer group (master:N), 0 if none; the image carries it as
+  // is (CRIU 4.2 keeps the root mount's own master too).
   uint32_t master_id;
-  // master:N as the kernel printed it.
+  // The same as master_id (kept for callers of version 1.0, when the
+  // image wrote UINT32_MAX for the root mount's own master).
   uint32_t kernel_master_id;
   // propagate_from:N, 0 if absent.
   uint32_t propagate_from;
@@ -594,12 +598,17 @@ int criurs_ctx_set_images_dir(struct criurs_ctx *ctx, const char *path);
 int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
 
 // Marks the mount at `path` (as the dumped namespace sees it, NUL-
-// terminated) external with `key`, like `--external mnt[PATH]:KEY`.
-// Applies from the next collection. Strings are copied.
+// terminated) external with `key`, like `--external mnt[PATH]:KEY`: as
+// in CRIU 4.2, only in the tree root's own mount namespace (none when
+// the root shares the caller's), and every mount on that path. Applies
+// from the next collection. Strings are copied.
 int criurs_ctx_add_external_mount(struct criurs_ctx *ctx, const char *path, const char *key);
 
-// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY",
-// "dev[MAJ/MIN]:VAL", "pid[INO]:KEY" (a pid namespace the caller
+// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY" (see
+// criurs_ctx_add_external_mount), "dev[MAJ/MIN]:VAL" (a mount of the root
+// of an unsupported filesystem on that device, in any namespace, becomes
+// an "auto" mount of source "dev[VAL]" with ext_key "CRIU:EXTERNAL_DEV";
+// its binds follow it), "pid[INO]:KEY" (a pid namespace the caller
 // restores: its root need not be pid 1, and pidns-N.img carries KEY),
 // "net[INO]:KEY" or "unix[INO]". -EINVAL for anything else. Applies from
 // the next collection.

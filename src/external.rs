@@ -36,6 +36,12 @@ impl External {
         let value = || tail.strip_prefix(b":").filter(|v| !v.is_empty()).map(<[u8]>::to_vec).ok_or_else(bad);
         match kind {
             b"mnt" => {
+                if inside.is_empty() {
+                    return Err(Error::invalid(format!(
+                        "external {:?}: CRIU's external-mount autodetection (mnt[], mnt[]:m, mnt[]:s) is not supported; name each external mount with mnt[PATH]:KEY",
+                        String::from_utf8_lossy(spec)
+                    )));
+                }
                 if inside.first() != Some(&b'/') {
                     return Err(Error::invalid(format!(
                         "external mount {:?}: the path must be absolute",
@@ -130,6 +136,11 @@ mod tests {
         ] {
             let e = External::parse(bad).unwrap_err();
             assert_eq!(e.errno(), libc::EINVAL, "{:?}", String::from_utf8_lossy(bad));
+        }
+        // CRIU's autodetection spellings are refused by name.
+        for auto in [&b"mnt[]"[..], b"mnt[]:m", b"mnt[]:ms"] {
+            let e = External::parse(auto).unwrap_err();
+            assert!(e.message().contains("autodetection") && e.message().contains("mnt[PATH]:KEY"), "{e}");
         }
     }
 }

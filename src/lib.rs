@@ -296,7 +296,8 @@ impl Context {
     }
 
     /// Marks the mount at `path` (as the namespace sees it) external with
-    /// `key`, as `--external mnt[PATH]:KEY`. Applies from the next collection.
+    /// `key`, as `--external mnt[PATH]:KEY`: in the tree root's own mount
+    /// namespace only, as CRIU 4.2. Applies from the next collection.
     pub fn add_external_mount(&mut self, path: &[u8], key: &[u8]) -> Result<()> {
         self.mount_config.add_external_mount(path, key)
     }
@@ -328,11 +329,13 @@ impl Context {
     }
 
     /// CRIU's `--skip-mnt PATH`: left out of dumps (for_dump collections).
+    /// Compared as CRIU's `is_same_path` does: "/a/b/" and "/a//b" name
+    /// the mount at "/a/b".
     pub fn add_skip_mount(&mut self, path: &[u8]) -> Result<()> {
         if path.first() != Some(&b'/') || path.contains(&0) {
             return Err(Error::invalid(format!("skip mount {:?} is not an absolute path", String::from_utf8_lossy(path))));
         }
-        self.mount_config.skip_mounts.insert(path.to_vec());
+        self.mount_config.skip_mounts.insert(mount::mountinfo::same_path_form(path));
         Ok(())
     }
 
@@ -348,6 +351,18 @@ impl Context {
     #[cfg(feature = "bench")]
     pub fn collect_mount_namespaces(&mut self, for_dump: bool) -> Result<()> {
         self.collect(for_dump, Collectors::MountOnly)
+    }
+
+    /// The mount namespaces a dump writes images for, as CRIU 4.2's
+    /// `dump_mnt_namespaces`: none when the tree root shares the caller's
+    /// mount namespace (nested ones are collected and validated, not
+    /// written), else every collected one but the caller's, in walk order.
+    pub fn mount_namespaces_to_dump(&self) -> Result<Vec<u32>> {
+        let table = self.namespaces()?;
+        if !table.root_differs(NsKind::Mnt) {
+            return Ok(Vec::new());
+        }
+        Ok(self.collected()?.mnt.namespaces().iter().filter(|n| n.ns_type != ns::NsType::Own).map(|n| n.ns_id).collect())
     }
 
     /// CRIU's `dump_mnt_ns`: writes mountpoints-<ns_id>.img into the

@@ -102,15 +102,24 @@ pub struct NsShell {
 
 impl NsShell {
     pub fn start(tag: &str, script: &str) -> NsShell {
+        let full = format!("set -e\nB=\"$1\"\n{script}\necho \"$$ ready\"\nread x || true\n");
+        Self::spawn(tag, &["--mount", "--propagation", "private"], &full)
+    }
+
+    /// `script` runs under `unshare ARGS` with the base directory as $1;
+    /// it prints "PID ready" (PID: the tree root) and ends when stdin
+    /// does.
+    pub fn spawn(tag: &str, unshare_args: &[&str], script: &str) -> NsShell {
         use std::process::Stdio;
         let dir = std::env::temp_dir().join(format!("criurs-mnt-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let base = dir.join("base");
         std::fs::create_dir_all(&base).unwrap();
-        let full = format!("set -e\nB=\"$1\"\n{script}\necho \"$$ ready\"\nread x || true\n");
         // setsid -f forks and returns: the shell is reparented away.
         let mut setsid = Command::new("setsid")
-            .args(["-f", "unshare", "--mount", "--propagation", "private", "sh", "-c", &full, "sh"])
+            .args(["-f", "unshare"])
+            .args(unshare_args)
+            .args(["sh", "-c", script, "sh"])
             .arg(&base)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -9,7 +9,10 @@ use crate::mount::{MountNamespace, MountRecord};
 /// One mount of a collected mount namespace. Byte fields are pointer plus
 /// length (not NUL-terminated; any byte but NUL may appear), owned by the
 /// context and valid until the next collection on it or criurs_ctx_free.
-/// An absent optional field is NULL with length 0.
+/// An absent optional field is NULL with length 0. Root, mount point and
+/// source have every mountinfo escape decoded (a newline is a newline);
+/// mountpoints-N.img keeps CRIU 4.2's spelling of them (`\012` as four
+/// bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct criurs_mnt_info {
@@ -28,10 +31,11 @@ pub struct criurs_mnt_info {
     pub sb_flags: u32,
     /// Peer group, 0 if not shared.
     pub shared_id: u32,
-    /// Master peer group as the image carries it (0 none, UINT32_MAX: the
-    /// root mount's own master, ignored).
+    /// Master peer group (master:N), 0 if none; the image carries it as
+    /// is (CRIU 4.2 keeps the root mount's own master too).
     pub master_id: u32,
-    /// master:N as the kernel printed it.
+    /// The same as master_id (kept for callers of version 1.0, when the
+    /// image wrote UINT32_MAX for the root mount's own master).
     pub kernel_master_id: u32,
     /// propagate_from:N, 0 if absent.
     pub propagate_from: u32,
@@ -95,7 +99,7 @@ fn info(ns: &MountNamespace, index: usize, m: &MountRecord) -> criurs_mnt_info {
         sb_flags: m.sb_flags,
         shared_id: m.shared_id,
         master_id: m.master_id,
-        kernel_master_id: m.kernel_master_id,
+        kernel_master_id: m.master_id,
         propagate_from: m.propagate_from,
         deleted: m.deleted,
         external: m.ext_key.is_some(),
@@ -126,8 +130,10 @@ fn past_end(what: &str, index: usize, len: usize) -> Error {
 }
 
 /// Marks the mount at `path` (as the dumped namespace sees it, NUL-
-/// terminated) external with `key`, like `--external mnt[PATH]:KEY`.
-/// Applies from the next collection. Strings are copied.
+/// terminated) external with `key`, like `--external mnt[PATH]:KEY`: as
+/// in CRIU 4.2, only in the tree root's own mount namespace (none when
+/// the root shares the caller's), and every mount on that path. Applies
+/// from the next collection. Strings are copied.
 #[no_mangle]
 pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *const c_char, key: *const c_char) -> c_int {
     with_ctx(ctx, |ctx| {
@@ -137,8 +143,11 @@ pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *con
     })
 }
 
-/// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY",
-/// "dev[MAJ/MIN]:VAL", "pid[INO]:KEY" (a pid namespace the caller
+/// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY" (see
+/// criurs_ctx_add_external_mount), "dev[MAJ/MIN]:VAL" (a mount of the root
+/// of an unsupported filesystem on that device, in any namespace, becomes
+/// an "auto" mount of source "dev[VAL]" with ext_key "CRIU:EXTERNAL_DEV";
+/// its binds follow it), "pid[INO]:KEY" (a pid namespace the caller
 /// restores: its root need not be pid 1, and pidns-N.img carries KEY),
 /// "net[INO]:KEY" or "unix[INO]". -EINVAL for anything else. Applies from
 /// the next collection.

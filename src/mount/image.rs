@@ -14,7 +14,9 @@ pub fn image_name(ns_id: u32) -> String {
 
 /// CRIU's MntEntry for one mount: sb_flags, shared_id and master_id are
 /// always present; fsname only for "auto" mounts; deleted, ext_key,
-/// internal_sharing and with_plugin only when set.
+/// internal_sharing and with_plugin only when set. Root, mount point and
+/// source are spelled as CRIU 4.2 spells them (`\012` and `\043` stay
+/// escaped, see [`MountRecord::image_root`]).
 pub fn entry(m: &MountRecord) -> MntEntry {
     MntEntry {
         fstype: m.fstype.code(),
@@ -22,9 +24,9 @@ pub fn entry(m: &MountRecord) -> MntEntry {
         root_dev: m.root_dev,
         parent_mnt_id: m.parent_mnt_id,
         flags: m.flags,
-        root: m.root.clone(),
-        mountpoint: m.mountpoint.clone(),
-        source: m.source.clone(),
+        root: m.image_root().to_vec(),
+        mountpoint: m.image_mountpoint().to_vec(),
+        source: m.image_source().to_vec(),
         options: m.options.clone(),
         shared_id: Some(m.shared_id),
         master_id: Some(m.master_id),
@@ -65,7 +67,6 @@ pub fn record_from_entry(e: &MntEntry) -> MountRecord {
         flags: e.flags,
         shared_id: e.shared_id.unwrap_or(0),
         master_id: e.master_id.unwrap_or(0),
-        kernel_master_id: e.master_id.unwrap_or(0),
         fstype: FsType::from_code(e.fstype).unwrap_or(FsType::Unsupported),
         fsname: e.fsname.clone().unwrap_or_default(),
         source: e.source.clone(),

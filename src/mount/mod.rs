@@ -161,7 +161,7 @@ fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: boo
         FsType::Debugfs => m.flags |= flags::MS_REC,
         FsType::Tracefs => return false,
         FsType::Cgroup | FsType::Cgroup2 if cgroup_ns => {
-            m.cgroup_root = Some(std::mem::replace(&mut m.root, b"/".to_vec()));
+            m.cgroup_root = Some(m.set_root(b"/".to_vec()));
         }
         _ => {}
     }
@@ -229,17 +229,16 @@ pub fn build_namespace(ns: &crate::ns::NsEntry, text: &[u8], rules: &CollectRule
 
 /// CRIU's `resolve_external_mounts`, `resolve_shared_mounts` and, with
 /// `validate`, `validate_mounts` over built namespaces: refusals are
-/// errors when validating, logged otherwise. `root_master_id` is the
-/// master of the tree root's root mount (ignored as CRIU ignores it).
+/// errors when validating, logged otherwise. `root_ns_id` is the tree
+/// root's mount namespace (where `mnt[PATH]:KEY` externals apply).
 pub fn resolve(
     namespaces: &mut [MountNamespace],
     config: &MountConfig,
-    root_master_id: u32,
+    root_ns_id: Option<u32>,
     validate: bool,
     log: &Logger,
 ) -> Result<Sharing> {
-    sharing::resolve_external_mounts(namespaces, config, log);
-    let (sharing, unreachable) = sharing::resolve_shared_mounts(namespaces, root_master_id)?;
+    let (sharing, unreachable) = sharing::resolve(namespaces, config, root_ns_id, log);
     if validate {
         if let Some(&r) = unreachable.first() {
             return Err(sharing::unreachable_error(namespaces, r));
@@ -283,16 +282,8 @@ pub fn collect_mnt_namespaces(
         namespaces.push(built);
     }
     let need_to_validate = for_dump && walked.iter().any(|ns| ns.ns_type != NsType::Own);
-    let root_master_id = if need_to_validate {
-        table
-            .root_ns(NsKind::Mnt)
-            .and_then(|r| namespaces.iter().find(|n| n.ns_id == r.id))
-            .map(|n| n.root().kernel_master_id)
-            .unwrap_or(0)
-    } else {
-        0
-    };
-    let sharing = resolve(&mut namespaces, config, root_master_id, need_to_validate, log)?;
+    let root_ns_id = table.root_ns(NsKind::Mnt).map(|r| r.id);
+    let sharing = resolve(&mut namespaces, config, root_ns_id, need_to_validate, log)?;
     Ok(MountNamespaces { config: config.clone(), namespaces, sharing, validated: need_to_validate })
 }
 

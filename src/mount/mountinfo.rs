@@ -6,8 +6,14 @@
 //! (1)(2)(3)   (4)   (5)      (6)      (7)   (8) (9)   (10)         (11)
 //! ```
 //! Root, mount point and source carry octal escapes (`\040` space, `\011`
-//! tab, `\012` newline, `\134` backslash), decoded here: any byte but NUL
-//! may appear in a path and nothing is replaced.
+//! tab, `\012` newline, `\134` backslash, and `\043` '#' in the source),
+//! decoded here: any byte but NUL may appear in a path and nothing is
+//! replaced. CRIU 4.2's `cure_path` decodes only the first three and
+//! the fourth, so its images keep `\012` and `\043` as four bytes each;
+//! [`MountRecord::image_root`] and friends give CRIU's spelling for the
+//! image, the records themselves hold the paths as the kernel named them.
+
+use std::borrow::Cow;
 
 use super::flags::{self, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
 use super::fstype::{AutoFs, FsType};
@@ -45,11 +51,9 @@ pub struct MountRecord {
     pub flags: u32,
     /// Peer group (`shared:N`), 0 when not shared.
     pub shared_id: u32,
-    /// Master peer group as CRIU writes it: `master:N`, 0 if none, and
-    /// u32::MAX (CRIU's -1) when it is the root mount's own master.
+    /// Master peer group (`master:N`), 0 if none: CRIU 4.2 writes it as
+    /// the kernel printed it, the root mount's own master included.
     pub master_id: u32,
-    /// `master:N` as the kernel printed it.
-    pub kernel_master_id: u32,
     /// `propagate_from:N` (CRIU skips it), 0 if absent.
     pub propagate_from: u32,
     pub fstype: FsType,
@@ -73,6 +77,21 @@ pub struct MountRecord {
     /// the root the kernel printed, which CRIU replaces by "/" (its
     /// `cgroup_parse`) but still compares superblocks with.
     pub cgroup_root: Option<Vec<u8>>,
+    /// CRIU's spelling of root, mount point and source, where it differs
+    /// from the decoded bytes (see [`CriuSpelling`]); `None` almost always.
+    pub criu_spelling: Option<Box<CriuSpelling>>,
+}
+
+/// Root, mount point and source as CRIU 4.2 writes them into images, each
+/// kept only when it differs from the decoded field: CRIU's `cure_path`
+/// turns `\040`, `\011` and `\134` back into space, tab and backslash and
+/// leaves every other escape (`\012` for a newline, `\043` for a '#' in a
+/// source) as its four bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CriuSpelling {
+    pub root: Option<Vec<u8>>,
+    pub mountpoint: Option<Vec<u8>>,
+    pub source: Option<Vec<u8>>,
 }
 
 impl MountRecord {
@@ -83,6 +102,37 @@ impl MountRecord {
     /// The root is the filesystem's root (CRIU's `fsroot_mounted`).
     pub fn fsroot_mounted(&self) -> bool {
         self.root == b"/"
+    }
+
+    /// The root as CRIU's image carries it.
+    pub fn image_root(&self) -> &[u8] {
+        self.criu_spelling.as_ref().and_then(|s| s.root.as_deref()).unwrap_or(&self.root)
+    }
+
+    /// The mount point as CRIU's image carries it.
+    pub fn image_mountpoint(&self) -> &[u8] {
+        self.criu_spelling.as_ref().and_then(|s| s.mountpoint.as_deref()).unwrap_or(&self.mountpoint)
+    }
+
+    /// The source as CRIU's image carries it.
+    pub fn image_source(&self) -> &[u8] {
+        self.criu_spelling.as_ref().and_then(|s| s.source.as_deref()).unwrap_or(&self.source)
+    }
+
+    /// Replaces the root (CRIU's spelling follows).
+    pub fn set_root(&mut self, root: Vec<u8>) -> Vec<u8> {
+        if let Some(s) = self.criu_spelling.as_mut() {
+            s.root = None;
+        }
+        std::mem::replace(&mut self.root, root)
+    }
+
+    /// Replaces the source (CRIU's spelling follows).
+    pub fn set_source(&mut self, source: Vec<u8>) {
+        if let Some(s) = self.criu_spelling.as_mut() {
+            s.source = None;
+        }
+        self.source = source;
     }
 }
 
@@ -117,6 +167,86 @@ pub fn unescape(field: &[u8]) -> Vec<u8> {
         }
         out.push(field[i]);
         i += 1;
+    }
+    out
+}
+
+/// CRIU's `cure_path`: only `\040`, `\011` and `\134` are decoded.
+pub fn criu_cure(field: &[u8]) -> Cow<'_, [u8]> {
+    if !field.contains(&b'\\') {
+        return Cow::Borrowed(field);
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let decoded = match field.get(i..i + 4) {
+            Some(br"\040") => Some(b' '),
+            Some(br"\011") => Some(b'\t'),
+            Some(br"\134") => Some(b'\\'),
+            _ => None,
+        };
+        match decoded {
+            Some(b) => {
+                out.push(b);
+                i += 4;
+            }
+            None => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether CRIU's spelling of `field` differs from its full decoding: an
+/// escape other than the three `cure_path` knows.
+fn criu_spells_differently(field: &[u8]) -> bool {
+    let mut rest = field;
+    while let Some(at) = rest.iter().position(|&b| b == b'\\') {
+        let d = &rest[at + 1..];
+        if d.len() >= 3 && d[..3].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            if !matches!(&d[..3], b"040" | b"011" | b"134") && (d[0] - b'0') <= 3 {
+                return true;
+            }
+            rest = &d[3..];
+        } else {
+            rest = d;
+        }
+    }
+    false
+}
+
+impl CriuSpelling {
+    /// CRIU's spelling of the three raw fields, `None` when it is the
+    /// decoded one for all of them.
+    fn of(root: &[u8], mountpoint: &[u8], source: &[u8]) -> Option<Box<CriuSpelling>> {
+        let (r, m, s) = (criu_spells_differently(root), criu_spells_differently(mountpoint), criu_spells_differently(source));
+        if !(r || m || s) {
+            return None;
+        }
+        let root = r.then(|| {
+            let mut root = criu_cure(root).into_owned();
+            strip_deleted(&mut root);
+            root
+        });
+        let mountpoint = m.then(|| criu_cure(mountpoint).into_owned());
+        let source = s.then(|| criu_cure(source).into_owned());
+        Some(Box::new(CriuSpelling { root, mountpoint, source }))
+    }
+}
+
+/// A path as CRIU's `is_same_path` compares it: repeated slashes and "."
+/// components do not count ("/a//b/./" is "/a/b"); the kernel's mount
+/// points are already in this form.
+pub fn same_path_form(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len() + 1);
+    for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".") {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
     }
     out
 }
@@ -225,7 +355,6 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountR
         flags,
         shared_id,
         master_id,
-        kernel_master_id: master_id,
         propagate_from,
         fstype: FsType::from_kernel_name(fsname, &rules.auto_fs),
         fsname: fsname.to_vec(),
@@ -237,6 +366,7 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountR
         internal_sharing: false,
         with_plugin: false,
         cgroup_root: None,
+        criu_spelling: CriuSpelling::of(root_field, mountpoint_field, source),
     })
 }
 
@@ -312,6 +442,45 @@ mod tests {
         assert_eq!(unescape(br"\9\12\1234\"), b"\\9\\12S4\\".to_vec());
         assert_eq!(unescape(b"\xff\xfe"), b"\xff\xfe".to_vec());
         assert_eq!(unescape(br"\400"), br"\400".to_vec());
+    }
+
+    /// CRIU 4.2's `cure_path` decodes only \040, \011 and \134: a newline
+    /// (\012) and, in a source, a '#' (\043) stay escaped in its images.
+    /// The record holds the decoded path, the image CRIU's bytes.
+    #[test]
+    fn criu_spelling_keeps_newlines_and_hashes_escaped() {
+        // Linux 6.18 escapes space, tab, newline and backslash in all three
+        // fields and '#' in the source: a bind of /d<newline>x, deleted, at
+        // /tmp/b\s n<newline>l, of a tmpfs named "s#r c<newline>x\y".
+        let line = br"117 95 0:46 /d\012x\040(deleted) /tmp/b\134s\040n\012l rw,relatime - tmpfs s\043r\040c\012x\134y rw";
+        let r = parse_line(line, 1, &rules()).unwrap();
+        assert_eq!((r.root.as_slice(), r.deleted), (&b"/d\nx"[..], true));
+        assert_eq!(r.mountpoint, b"/tmp/b\\s n\nl");
+        assert_eq!(r.source, b"s#r c\nx\\y");
+        assert_eq!(r.image_root(), br"/d\012x");
+        assert_eq!(r.image_mountpoint(), br"/tmp/b\s n\012l");
+        assert_eq!(r.image_source(), br"s\043r c\012x\y");
+        // Only the three escapes CRIU knows: the image spelling is the record's.
+        let r = parse_line(br"7 1 0:9 /a\040b /m\011t\134x rw - tmpfs us\040er rw", 1, &rules()).unwrap();
+        assert!(r.criu_spelling.is_none());
+        assert_eq!((r.image_root(), r.image_mountpoint(), r.image_source()), (&b"/a b"[..], &b"/m\tt\\x"[..], &b"us er"[..]));
+        // CRIU's decoder, byte for byte: "\134012" is a backslash then "012".
+        assert_eq!(&*criu_cure(br"\134012\012\0401\400\13"), br"\012\012 1\400\13");
+        assert!(!criu_spells_differently(br"\134012\400\13"));
+        assert!(criu_spells_differently(br"\001"));
+        // A source replaced later (a dev[] external) drops CRIU's old spelling.
+        let mut r = parse_line(br"8 1 0:9 / /x rw - xfs s\043 rw", 1, &rules()).unwrap();
+        r.set_source(b"dev[v]".to_vec());
+        assert_eq!(r.image_source(), b"dev[v]");
+    }
+
+    #[test]
+    fn paths_compare_as_criu_compares_them() {
+        assert_eq!(same_path_form(b"/a//b/./c/"), b"/a/b/c");
+        assert_eq!(same_path_form(b"//"), b"/");
+        assert_eq!(same_path_form(b"/./"), b"/");
+        assert_eq!(same_path_form(b"/a/../b"), b"/a/../b", "no .. resolution, as CRIU");
+        assert_eq!(same_path_form(b"/sp ace/\n"), b"/sp ace/\n");
     }
 
     #[test]

@@ -94,8 +94,8 @@ fn propagation(m: &MountRecord) -> String {
     if m.shared_id != 0 {
         parts.push(format!("shared:{}", m.shared_id));
     }
-    if m.kernel_master_id != 0 {
-        parts.push(format!("master:{}", m.kernel_master_id));
+    if m.master_id != 0 {
+        parts.push(format!("master:{}", m.master_id));
     }
     if m.flags & libc::MS_UNBINDABLE as u32 != 0 {
         parts.push("unbindable".into());
