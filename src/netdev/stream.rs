@@ -65,9 +65,10 @@ impl Stream {
         Ok(Stream { bytes: bytes.to_vec(), count })
     }
 
-    /// The messages, each `nlmsg_len` bytes, header included.
-    pub fn messages(&self) -> Vec<&[u8]> {
-        split(&self.bytes[4..], "stream").expect("a stream is checked when it is made")
+    /// The messages, each `nlmsg_len` bytes, header included; an error if
+    /// something pushed was not a whole message.
+    pub fn messages(&self) -> Result<Vec<&[u8]>> {
+        split(&self.bytes[4..], "stream")
     }
 }
 

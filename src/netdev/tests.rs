@@ -23,7 +23,7 @@ fn ip(s: &str) -> Option<IpAddr> {
 }
 
 fn payloads(stream: &Stream) -> Vec<&[u8]> {
-    stream.messages().into_iter().map(|m| &m[nlmsghdr::LEN..]).collect()
+    stream.messages().unwrap().into_iter().map(|m| &m[nlmsghdr::LEN..]).collect()
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn criu_ifaddr_stream_holds_every_address_as_the_kernel_sent_it() {
         ]
     );
     // Each message is an RTM_NEWADDR of a multi-part dump, as saved.
-    for m in s.messages() {
+    for m in s.messages().unwrap() {
         assert_eq!(nlmsghdr::NLMSG_TYPE.get(m), crate::netlink::route::RTM_NEWADDR);
         assert_eq!(nlmsghdr::NLMSG_FLAGS.get(m), crate::netlink::NLM_F_MULTI);
     }
@@ -60,7 +60,7 @@ fn criu_ifaddr_stream_holds_every_address_as_the_kernel_sent_it() {
     assert_eq!(unknown.kinds().collect::<Vec<_>>(), vec![11]);
     // Our writer puts the same bytes back.
     let mut again = Stream::new(IFADDR_MAGIC);
-    for m in s.messages() {
+    for m in s.messages().unwrap() {
         again.push(m);
     }
     assert_eq!(again.bytes(), s.bytes());
@@ -90,7 +90,7 @@ fn criu_route_streams_hold_table_main_and_pass_the_save_filter() {
     assert_eq!(routes[1].prefsrc.as_deref().and_then(route::ip), ip("192.168.77.1"));
     assert_eq!(routes[3].priority, Some(256));
     // The kernel filtered the dump by table (strict checking): flags say so.
-    for m in v4.messages().iter().chain(v6.messages().iter()) {
+    for m in v4.messages().unwrap().iter().chain(v6.messages().unwrap().iter()) {
         assert_eq!(nlmsghdr::NLMSG_FLAGS.get(m), crate::netlink::NLM_F_MULTI | crate::netlink::NLM_F_DUMP_FILTERED);
     }
     // ip route save's filter keeps every one of them.
@@ -383,4 +383,11 @@ fn an_interrupted_dump_is_made_again_and_one_that_stays_so_is_refused() {
     assert_eq!(e.message(), "the link dump was interrupted by changes 5 times in a row");
     let e = consistent("x", &mut unknown, |_, _| -> Result<()> { Err(Error::malformed("bad")) }).unwrap_err();
     assert_eq!(e.message(), "bad", "an error is not retried");
+}
+
+#[test]
+fn a_stream_fed_a_part_message_says_so_instead_of_splitting_it() {
+    let mut s = Stream::new(ROUTE_MAGIC);
+    s.push(&[20, 0, 0, 0, 24, 0]); // a header cut short
+    assert_eq!(s.messages().unwrap_err().errno(), libc::EBADMSG);
 }

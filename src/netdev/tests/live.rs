@@ -98,6 +98,7 @@ fn messages_without_dumper(bytes: &[u8], magic: u32) -> Vec<Vec<u8>> {
     Stream::parse(bytes, magic, "stream")
         .unwrap()
         .messages()
+        .unwrap()
         .into_iter()
         .map(|m| {
             let mut m = m.to_vec();
