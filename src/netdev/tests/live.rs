@@ -16,8 +16,10 @@ use crate::ns::NsKind;
 use crate::Context;
 
 /// The network of tests/fixtures/criu-4.2/ns-sockets/state.json, made
-/// inside the namespace, links brought up last (their IPv6 link-local
-/// addresses are still tentative when the dump runs, as in the fixture).
+/// inside the namespace, links brought up last. Their IPv6 link-local
+/// addresses were still tentative when CRIU dumped them; a minute-long
+/// neighbour retransmit time (a sysctl CRIU does not record) keeps them
+/// so however slowly the test runs.
 const FIXTURE_NETWORK: &str = "\
 ip link set lo up && ip addr add 10.11.12.13/8 dev lo && \
 ip link add vA address 02:00:00:aa:bb:01 type veth peer name vB address 02:00:00:aa:bb:02 && \
@@ -26,6 +28,7 @@ ip addr add 192.168.77.1/24 dev vA && ip addr add 192.168.77.2/24 dev vB && \
 ip -6 addr add fd00:77::1/64 dev vA nodad && \
 echo 1 >/proc/sys/net/ipv4/ip_forward && echo 2 >/proc/sys/net/ipv4/conf/vA/rp_filter && \
 echo 1 >/proc/sys/net/ipv6/conf/all/forwarding && echo 64 >/proc/sys/net/unix/max_dgram_qlen && \
+echo 60000 >/proc/sys/net/ipv6/neigh/vA/retrans_time_ms && echo 60000 >/proc/sys/net/ipv6/neigh/vB/retrans_time_ms && \
 ip link set vA up && ip link set vB up && \
 ip route add 10.200.0.0/16 via 192.168.77.2 dev vA && \
 ip rule add from 192.168.77.0/24 lookup 100 pref 1000 && \
