@@ -385,3 +385,44 @@ fn dump_namespaces_runs_the_net_arm_and_its_refusal_writes_nothing() {
     assert!(e.message().contains("kind vxlan"), "{e}");
     assert!(again.names().is_empty(), "{:?}", again.names());
 }
+
+#[test]
+fn ping_group_range_is_recorded_as_the_trees_user_namespace_sees_it() {
+    crate::needs_root!();
+    // The root in its own user and net namespaces, gids 0.. mapped to
+    // 100000.. by the script outside; inside, ping_group_range "0 10".
+    // The inner words run one shell further down: quotes and `$` escaped;
+    // its stdin is the script's (a background job's would be /dev/null).
+    let inner = format!(
+        "while [ -z \\\"\\$(cat /proc/self/gid_map)\\\" ]; do sleep 0.01; done; \
+         echo 0 10 >/proc/sys/net/ipv4/ping_group_range && {}; echo ready; read x",
+        announce("root").replace('$', "\\$")
+    );
+    let script = format!(
+        "exec 3<&0; unshare --user --net sh -c \"{inner}\" <&3 & c=$!; \
+         while [ $(readlink /proc/$c/ns/user) = $(readlink /proc/self/ns/user) ]; do sleep 0.01; done; \
+         echo 0 100000 65536 >/proc/$c/uid_map && echo deny >/proc/$c/setgroups && echo 0 100000 65536 >/proc/$c/gid_map; wait $c"
+    );
+    let tree = LiveTree::start(&script, &["root"]);
+    let root = tree.pid("root");
+    // The caller sees the kernel's gids.
+    let ns_fd = crate::ns::enter::open_ns(&crate::ProcRoot::default(), root, NsKind::Net).unwrap();
+    let seen = crate::ns::enter::run_in_namespace(&ns_fd, NsKind::Net, || {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").map_err(|e| crate::Error::io(&e, "read"))
+    })
+    .unwrap();
+    assert_eq!(seen, "100000\t100010\n");
+    let dir = Dir::new("netdev-userns");
+    let mut ctx = Context::new(root).unwrap();
+    ctx.set_images_dir(&dir.0).unwrap();
+    ctx.collect_namespaces(false).unwrap();
+    let id = net_id(&ctx, root);
+    ctx.dump_net_ns(id).unwrap();
+    // The installed crit predates netns_entry's ipv4_sysctl (field 10; it
+    // drops the field of CRIU's fixture too): read it with our types.
+    let name = format!("netns-{id}.img");
+    let entries: Vec<crate::image::pb::NetnsEntry> = crate::image::decode(&dir.read(&name), crate::image::NETNS_MAGIC, &name).unwrap();
+    let ctl_str = crate::image::pb::SysctlType::CtlStr as i32;
+    assert_eq!(entries[0].ipv4_sysctl, vec![crate::image::pb::SysctlEntry { r#type: ctl_str, iarg: None, sarg: Some("0\t10\n".into()) }]);
+    assert!(crit_decode(&dir.0.join(&name))["entries"][0]["all_conf4"].is_array(), "crit reads the rest");
+}
