@@ -426,3 +426,60 @@ fn ping_group_range_is_recorded_as_the_trees_user_namespace_sees_it() {
     assert_eq!(entries[0].ipv4_sysctl, vec![crate::image::pb::SysctlEntry { r#type: ctl_str, iarg: None, sarg: Some("0\t10\n".into()) }]);
     assert!(crit_decode(&dir.0.join(&name))["entries"][0]["all_conf4"].is_array(), "crit reads the rest");
 }
+
+/// Adds a UDP conntrack entry 10.1.1.1:1111 -> 10.1.1.2:2222 in the calling
+/// thread's namespace through ctnetlink (IPCTNL_MSG_CT_NEW), as
+/// `conntrack -I` would.
+fn add_conntrack_entry() {
+    use crate::netlink::attr::push;
+    const NESTED: u16 = 0x8000;
+    let tuple = |src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16| {
+        let (mut ip, mut proto, mut t) = (Vec::new(), Vec::new(), Vec::new());
+        push(&mut ip, 1, &src); // CTA_IP_V4_SRC
+        push(&mut ip, 2, &dst); // CTA_IP_V4_DST
+        push(&mut proto, 1, &[libc::IPPROTO_UDP as u8]); // CTA_PROTO_NUM
+        push(&mut proto, 2, &sport.to_be_bytes()); // CTA_PROTO_SRC_PORT
+        push(&mut proto, 3, &dport.to_be_bytes()); // CTA_PROTO_DST_PORT
+        push(&mut t, 1 | NESTED, &ip); // CTA_TUPLE_IP
+        push(&mut t, 2 | NESTED, &proto); // CTA_TUPLE_PROTO
+        t
+    };
+    let mut body = vec![libc::AF_INET as u8, 0, 0, 0]; // nfgenmsg
+    push(&mut body, 1 | NESTED, &tuple([10, 1, 1, 1], [10, 1, 1, 2], 1111, 2222)); // CTA_TUPLE_ORIG
+    push(&mut body, 2 | NESTED, &tuple([10, 1, 1, 2], [10, 1, 1, 1], 2222, 1111)); // CTA_TUPLE_REPLY
+    push(&mut body, 7, &600u32.to_be_bytes()); // CTA_TIMEOUT
+    let flags = crate::netlink::NLM_F_REQUEST | crate::netlink::NLM_F_ACK | 0x400 | 0x200; // CREATE | EXCL
+    let msg = crate::netlink::message::emit(0x0100, flags, 1, &body);
+    let mut sock = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_NETFILTER).unwrap();
+    sock.bind_auto().unwrap();
+    sock.send_to(&msg, &netlink_sys::SocketAddr::new(0, 0), 0).unwrap();
+    let (reply, _) = sock.recv_from_full().unwrap();
+    assert_eq!(nlmsghdr::NLMSG_TYPE.get(&reply), crate::netlink::NLMSG_ERROR);
+    assert_eq!(crate::netlink::bytes::I32(nlmsghdr::LEN).get(&reply), 0, "ctnetlink refused the entry");
+}
+
+#[test]
+fn conntrack_entries_are_written_as_criu_writes_them() {
+    crate::needs_root!();
+    let tree = fixture_tree("ip link set lo up");
+    let ns_fd = crate::ns::enter::open_ns(&crate::ProcRoot::default(), tree.pid("root"), NsKind::Net).unwrap();
+    crate::ns::enter::run_in_namespace(&ns_fd, NsKind::Net, || {
+        add_conntrack_entry();
+        Ok(())
+    })
+    .unwrap();
+    let dir = Dir::new("netdev-ct");
+    let mut ctx = Context::new(tree.pid("root")).unwrap();
+    ctx.set_images_dir(&dir.0).unwrap();
+    ctx.collect_namespaces(false).unwrap();
+    let written = ctx.dump_net_ns(10).unwrap();
+    assert!(written.contains(&"netns-ct-10.img".to_string()), "{written:?}");
+    assert!(!written.contains(&"netns-exp-10.img".to_string()), "no expectation: no image, as CRIU's lazy one");
+    // The raw image: the kernel's IPCTNL_MSG_CT_NEW messages back to back.
+    let ct = dir.read("netns-ct-10.img");
+    assert_eq!(nlmsghdr::NLMSG_LEN.get(&ct) as usize, ct.len(), "one message");
+    assert_eq!(nlmsghdr::NLMSG_TYPE.get(&ct), 0x0100);
+    let ports = [1111u16.to_be_bytes(), 2222u16.to_be_bytes()].concat();
+    assert!(ct.windows(4).any(|w| w == [10, 1, 1, 1]) && ct.windows(2).any(|w| w == &ports[..2]), "the entry's tuple");
+    assert_eq!(ctx.net_config(10).unwrap().netfilter.as_ref().unwrap().conntrack_count, 1);
+}
