@@ -343,6 +343,8 @@ typedef struct criurs_net_addr {
 } criurs_net_addr;
 
 // One route of table main (RTM_NEWROUTE), as route-N/route6-N hold it.
+// `dst_len`/`src_len` are prefix lengths in bits; `dst_bytes`/`src_bytes`
+// the lengths of the address bytes. Pointers as in criurs_net_link.
 typedef struct criurs_net_route {
   uint8_t family;
   uint8_t dst_len;
@@ -357,9 +359,9 @@ typedef struct criurs_net_route {
   // RTM_F_*.
   uint32_t flags;
   const uint8_t *dst;
-  size_t dst_len_bytes;
+  size_t dst_bytes;
   const uint8_t *src;
-  size_t src_len_bytes;
+  size_t src_bytes;
   const uint8_t *gateway;
   size_t gateway_len;
   const uint8_t *prefsrc;
@@ -378,7 +380,8 @@ typedef struct criurs_net_route {
   size_t nexthops;
 } criurs_net_route;
 
-// One IPv4 rule (RTM_NEWRULE), as rule-N holds it.
+// One IPv4 rule (RTM_NEWRULE), as rule-N holds it. Lengths and
+// pointers as in criurs_net_route.
 typedef struct criurs_net_rule {
   uint8_t family;
   uint8_t dst_len;

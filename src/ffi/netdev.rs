@@ -106,6 +106,8 @@ pub struct criurs_net_addr {
 }
 
 /// One route of table main (RTM_NEWROUTE), as route-N/route6-N hold it.
+/// `dst_len`/`src_len` are prefix lengths in bits; `dst_bytes`/`src_bytes`
+/// the lengths of the address bytes. Pointers as in criurs_net_link.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct criurs_net_route {
@@ -122,9 +124,9 @@ pub struct criurs_net_route {
     /// RTM_F_*.
     pub flags: u32,
     pub dst: *const u8,
-    pub dst_len_bytes: usize,
+    pub dst_bytes: usize,
     pub src: *const u8,
-    pub src_len_bytes: usize,
+    pub src_bytes: usize,
     pub gateway: *const u8,
     pub gateway_len: usize,
     pub prefsrc: *const u8,
@@ -143,7 +145,8 @@ pub struct criurs_net_route {
     pub nexthops: usize,
 }
 
-/// One IPv4 rule (RTM_NEWRULE), as rule-N holds it.
+/// One IPv4 rule (RTM_NEWRULE), as rule-N holds it. Lengths and
+/// pointers as in criurs_net_route.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct criurs_net_rule {
@@ -244,8 +247,8 @@ fn addr_info(a: &Address) -> criurs_net_addr {
 }
 
 fn route_info(r: &Route) -> criurs_net_route {
-    let (dst, dst_len_bytes) = bytes(r.dst.as_deref());
-    let (src, src_len_bytes) = bytes(r.src.as_deref());
+    let (dst, dst_bytes) = bytes(r.dst.as_deref());
+    let (src, src_bytes) = bytes(r.src.as_deref());
     let (gateway, gateway_len) = bytes(r.gateway.as_deref());
     let (prefsrc, prefsrc_len) = bytes(r.prefsrc.as_deref());
     criurs_net_route {
@@ -259,9 +262,9 @@ fn route_info(r: &Route) -> criurs_net_route {
         type_: r.rtype,
         flags: r.flags,
         dst,
-        dst_len_bytes,
+        dst_bytes,
         src,
-        src_len_bytes,
+        src_bytes,
         gateway,
         gateway_len,
         prefsrc,
