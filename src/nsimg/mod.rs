@@ -3,7 +3,9 @@
 //! `utsns-N.img`, `timens-N.img` (or `timens-0.img` with the caller's
 //! clocks when the root shares the caller's time namespace) and the ipc
 //! images `ipcns-var/shm/msg/sem-N.img` with the shm contents in
-//! `pagemap-shmem-ID.img` + `pages-K.img`.
+//! `pagemap-shmem-ID.img` + `pages-K.img`. The net arm (CRIU's
+//! `dump_net_ns`) is the netdev room's: this walk lists the net
+//! namespaces ([`NsImages::net`]) and the context adds their images.
 //!
 //! Everything is read first ([`read_namespaces`]), into plain values the
 //! context keeps for `show` and the C accessors; then encoded
