@@ -380,6 +380,6 @@ mod tests {
         bytes_entry(&mut m, "name", "name_hex", b"a\xffb").unwrap();
         bytes_entry(&mut m, "path", "path_hex", b"/ok").unwrap();
         SerializeMap::end(m).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"name":"a\ufffdb","name_hex":"61ff62","path":"/ok"}"#);
+        assert_eq!(String::from_utf8(out).unwrap(), "{\"name\":\"a\u{fffd}b\",\"name_hex\":\"61ff62\",\"path\":\"/ok\"}");
     }
 }
