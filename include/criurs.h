@@ -308,7 +308,7 @@ int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
 // Applies from the next collection. Strings are copied.
 int criurs_ctx_add_external_mount(struct criurs_ctx *ctx, const char *path, const char *key);
 
-// Adds one `--external` spec ("mnt[PATH]:KEY" or "dev[MAJ/MIN]:VAL").
+// Adds one `--external` spec (`mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`).
 int criurs_ctx_add_external(struct criurs_ctx *ctx, const char *spec);
 
 // CRIU's `--skip-mnt PATH`: the mount is left out of for_dump collections.

@@ -137,7 +137,7 @@ pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *con
     })
 }
 
-/// Adds one `--external` spec ("mnt[PATH]:KEY" or "dev[MAJ/MIN]:VAL").
+/// Adds one `--external` spec (`mnt[PATH]:KEY` or `dev[MAJ/MIN]:VAL`).
 #[no_mangle]
 pub extern "C" fn criurs_ctx_add_external(ctx: *mut criurs_ctx, spec: *const c_char) -> c_int {
     with_ctx(ctx, |ctx| {

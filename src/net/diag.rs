@@ -161,7 +161,7 @@ impl DiagRequest {
     }
 }
 
-/// unix_diag_req: family, protocol, pad, states, ino, show, cookie[2].
+/// unix_diag_req: family, protocol, pad, states, ino, show, cookie\[2\].
 pub fn unix_request(states: u32, show: u32) -> Vec<u8> {
     let mut b = Vec::with_capacity(24);
     b.extend_from_slice(&[AF_UNIX, 0, 0, 0]);
@@ -184,7 +184,7 @@ pub fn inet_request(family: u8, proto: u8, pad: u8, states: u32) -> Vec<u8> {
 }
 
 /// packet_diag_req and netlink_diag_req share one layout: family,
-/// protocol, pad, ino, show, cookie[2].
+/// protocol, pad, ino, show, cookie\[2\].
 pub fn family_request(family: u8, protocol: u8, show: u32) -> Vec<u8> {
     let mut b = Vec::with_capacity(20);
     b.extend_from_slice(&[family, protocol, 0, 0]);
@@ -226,7 +226,7 @@ fn expect_family(what: &str, got: u8, want: u8) -> Result<()> {
     Ok(())
 }
 
-/// unix_diag_msg (family, type, state, pad, ino, cookie[2]) + UNIX_DIAG_*.
+/// unix_diag_msg (family, type, state, pad, ino, cookie\[2\]) + UNIX_DIAG_*.
 pub fn parse_unix(p: &[u8]) -> Result<Socket> {
     need("unix_diag_msg", p, UNIX_DIAG_MSG_LEN)?;
     expect_family("unix_diag", p[0], AF_UNIX)?;
@@ -332,7 +332,7 @@ fn parse_ring(p: &[u8]) -> Result<PacketRing> {
     })
 }
 
-/// packet_diag_msg (family, type, num, ino, cookie[2]) + PACKET_DIAG_*.
+/// packet_diag_msg (family, type, num, ino, cookie\[2\]) + PACKET_DIAG_*.
 pub fn parse_packet(p: &[u8]) -> Result<Socket> {
     need("packet_diag_msg", p, PACKET_DIAG_MSG_LEN)?;
     expect_family("packet_diag", p[0], AF_PACKET)?;
@@ -379,7 +379,7 @@ pub fn parse_packet(p: &[u8]) -> Result<Socket> {
 }
 
 /// netlink_diag_msg (family, type, protocol, state, portid, dst_portid,
-/// dst_group, ino, cookie[2]) + NETLINK_DIAG_*.
+/// dst_group, ino, cookie\[2\]) + NETLINK_DIAG_*.
 pub fn parse_netlink(p: &[u8]) -> Result<Socket> {
     need("netlink_diag_msg", p, NETLINK_DIAG_MSG_LEN)?;
     expect_family("netlink_diag", p[0], AF_NETLINK)?;
