@@ -414,3 +414,60 @@ fn hostile_mount_paths_print_unambiguously() {
     assert!(text.contains(r"/sp\x20ace\x1b[2J "), "{text}");
     assert_eq!(text.matches(r"\x1b[31mevil\x0aforged\x20source ").count(), 3, "{text}");
 }
+
+// ---- the manual ----
+
+/// doc/criurs.1 as plain text: roff's escaped minus signs and font
+/// switches removed, so option names read as they are typed.
+fn man_text() -> String {
+    let man = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/criurs.1")).unwrap();
+    man.replace("\\-", "-").replace("\\fI", "").replace("\\fR", "").replace("\\fB", "")
+}
+
+#[test]
+fn man_page_describes_every_command_and_option_of_help() {
+    let man = man_text();
+    let mut checked = 0;
+    for sub in [None, Some("show"), Some("dump")] {
+        let mut args: Vec<&str> = sub.into_iter().collect();
+        args.push("--help");
+        let (code, help, _) = run(&args);
+        assert_eq!(code, 0, "{args:?}");
+        for word in help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']') {
+            let opt = word.trim_end_matches("...");
+            let is_opt = opt.len() > 1 && opt.starts_with('-') && opt[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if is_opt {
+                assert!(man.contains(opt), "`criurs {}` has {opt}, doc/criurs.1 does not", sub.unwrap_or(""));
+                checked += 1;
+            }
+        }
+        if sub.is_none() {
+            for cmd in ["show", "dump", "help"] {
+                assert!(man.contains(&format!(".B {cmd}\n")), "doc/criurs.1 describes no command {cmd}");
+            }
+        }
+    }
+    assert!(checked >= 14, "the --help outputs named {checked} options");
+    // Every --family value, with the name ss uses.
+    let (_, help, _) = run(&["show", "--help"]);
+    let values = help.split("Possible values:").nth(1).expect("--family lists its values");
+    for line in values.lines().map(str::trim).filter(|l| l.starts_with("- ")) {
+        let value = line[2..].split(':').next().unwrap().trim();
+        assert!(man.contains(value), "--family {value} is not in doc/criurs.1");
+    }
+    assert!(man.contains(&format!("criurs {}", env!("CARGO_PKG_VERSION"))), "the man page's version");
+}
+
+#[test]
+fn man_page_renders_without_warnings() {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/criurs.1");
+    // groff comes with `make deps` (groff-base); -ww: every warning, -z: no output.
+    let out = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z"]).arg(&page).output().expect("run groff (make deps installs it)");
+    assert!(out.status.success() && out.stderr.is_empty(), "groff: {}", String::from_utf8_lossy(&out.stderr));
+    // -P-cbu: plain text, no SGR, no overstriking.
+    let out = Command::new("groff").args(["-man", "-Tutf8", "-P-cbu"]).arg(&page).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for heading in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "OUTPUT", "JSON", "EXIT STATUS", "EXAMPLES"] {
+        assert!(text.lines().any(|l| l == heading), "rendered page has no {heading} section");
+    }
+}

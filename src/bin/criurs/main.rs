@@ -25,7 +25,7 @@ use criurs::{Context, Level, Result};
     name = "criurs",
     version,
     about = "The namespace-collection stage of CRIU's dump, from a shell",
-    after_help = "Examples:\n  criurs show -t $$\n  criurs show -t 1234 --json | jq '.sockets | length'\n  criurs dump -t 1234 -D /tmp/images --external 'mnt[/data]:data'\n  crit decode -i /tmp/images/mountpoints-12.img"
+    after_help = "Examples:\n  criurs show -t $$\n  criurs show -t 1234 --mounts --ns 13\n  criurs show -t 1234 -f tcp,udp\n  criurs show -t 1234 --json -f unix | jq '.sockets | length'\n  criurs dump -t 1234 -D /tmp/images --external 'mnt[/data]:data'\n  crit decode -i /tmp/images/mountpoints-13.img\n\nThe manual: man criurs (doc/criurs.1)."
 )]
 struct Cli {
     /// More log lines on stderr (-v info, -vv debug).
