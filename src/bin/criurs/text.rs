@@ -16,21 +16,14 @@ use crate::Failure;
 pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(), Failure> {
     let mut first = true;
     for section in filter.sections() {
-        // One blank line between sections.
-        let sep = |out: &mut dyn Write, first: &mut bool| -> std::io::Result<()> {
-            if !std::mem::take(first) {
-                writeln!(out)?;
-            }
-            Ok(())
-        };
         match section {
             Section::Namespaces => {
-                sep(out, &mut first)?;
+                gap(out, &mut first)?;
                 namespaces(ctx, filter, out)?;
             }
             Section::Userns => {
                 for (&id, maps) in ctx.user_namespaces().iter().filter(|(id, _)| filter.ns(**id)) {
-                    sep(out, &mut first)?;
+                    gap(out, &mut first)?;
                     writeln!(out, "USER NAMESPACE {id}")?;
                     writeln!(out, "  {:<4} {:>10} {:>12} {:>10}", "MAP", "FIRST", "LOWER-FIRST", "COUNT")?;
                     for (name, map) in [("uid", &maps.uid_map), ("gid", &maps.gid_map)] {
@@ -42,17 +35,25 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
             }
             Section::Mounts => {
                 for ns in ctx.mount_namespaces()?.namespaces().iter().filter(|ns| filter.ns(ns.ns_id)) {
-                    sep(out, &mut first)?;
+                    gap(out, &mut first)?;
                     mounts(ns, out)?;
                 }
             }
             Section::Sockets => {
                 for id in filter.socket_namespaces(ctx)? {
-                    sep(out, &mut first)?;
+                    gap(out, &mut first)?;
                     sockets(ctx, filter, id, out)?;
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// One blank line between tables.
+fn gap(out: &mut impl Write, first: &mut bool) -> std::io::Result<()> {
+    if !std::mem::take(first) {
+        writeln!(out)?;
     }
     Ok(())
 }
