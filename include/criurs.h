@@ -607,13 +607,13 @@ int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
 // from the next collection. Strings are copied.
 int criurs_ctx_add_external_mount(struct criurs_ctx *ctx, const char *path, const char *key);
 
-// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY" (see
-// criurs_ctx_add_external_mount), "dev[MAJ/MIN]:VAL" (a mount of the root
+// Adds one `--external` spec as CRIU spells it: `mnt[PATH]:KEY` (see
+// criurs_ctx_add_external_mount), `dev[MAJ/MIN]:VAL` (a mount of the root
 // of an unsupported filesystem on that device, in any namespace, becomes
-// an "auto" mount of source "dev[VAL]" with ext_key "CRIU:EXTERNAL_DEV";
-// its binds follow it), "pid[INO]:KEY" (a pid namespace the caller
+// an "auto" mount of source `dev[VAL]` with ext_key "CRIU:EXTERNAL_DEV";
+// its binds follow it), `pid[INO]:KEY` (a pid namespace the caller
 // restores: its root need not be pid 1, and pidns-N.img carries KEY),
-// "net[INO]:KEY" or "unix[INO]". -EINVAL for anything else. Applies from
+// `net[INO]:KEY` or `unix[INO]`. -EINVAL for anything else. Applies from
 // the next collection.
 int criurs_ctx_add_external(struct criurs_ctx *ctx, const char *spec);
 

@@ -232,3 +232,290 @@ fn show_json_of_this_process_agrees_with_its_mountinfo() {
     assert!(mounts.iter().all(|m| m["ns_id"] == own_mnt["id"] || type_of(&m["ns_id"]) == "other"));
     assert!(!doc["sockets"].as_array().unwrap().is_empty());
 }
+
+// ---- show's sections and filters ----
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{out}"))
+}
+
+fn keys(doc: &serde_json::Value) -> Vec<String> {
+    doc.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn show_sections_and_filters() {
+    let sb = Sandbox::start("filters");
+    let pid = sb.pid.to_string();
+    let all = json_of(&["show", "-t", &pid, "--json"]);
+    assert_eq!(keys(&all), ["mounts", "namespaces", "sockets", "userns"], "every section by default");
+    let net = all["namespaces"].as_array().unwrap().iter().find(|n| n["kind"] == "net" && n["type"] == "root").unwrap();
+    let net_id = net["id"].as_u64().unwrap().to_string();
+
+    // Sections: only those named, in JSON and in text.
+    let doc = json_of(&["show", "-t", &pid, "--json", "--mounts", "--userns"]);
+    assert_eq!(keys(&doc), ["mounts", "userns"]);
+    assert_eq!(doc["mounts"], all["mounts"]);
+    let (code, out, _) = run(&["show", "-t", &pid, "--namespaces"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("NAMESPACES") && !out.contains("MOUNTS OF") && !out.contains("SOCKETS OF"), "{out}");
+
+    // A namespace id: each section keeps that namespace's records only.
+    let doc = json_of(&["show", "-t", &pid, "--json", "--ns", &net_id]);
+    let ns = doc["namespaces"].as_array().unwrap();
+    assert_eq!(ns.len(), 1);
+    assert_eq!(ns[0]["kind"], "net");
+    assert!(doc["mounts"].as_array().unwrap().is_empty() && doc["userns"].as_array().unwrap().is_empty());
+    let sockets = doc["sockets"].as_array().unwrap();
+    assert!(!sockets.is_empty() && sockets.iter().all(|s| s["ns_id"].to_string() == net_id));
+
+    // A family, as ss -t: sockets only, TCP only, in both views.
+    let doc = json_of(&["show", "-t", &pid, "--json", "--family", "tcp"]);
+    assert_eq!(keys(&doc), ["sockets"]);
+    let tcp = doc["sockets"].as_array().unwrap();
+    assert!(!tcp.is_empty() && tcp.iter().all(|s| s["proto"] == 6 && s["type"] == "stream"), "{tcp:?}");
+    let (_, out, _) = run(&["show", "-t", &pid, "-f", "tcp"]);
+    let rows: Vec<&str> = out.lines().skip(2).collect();
+    assert_eq!(rows.len(), tcp.len(), "{out}");
+    assert!(rows.iter().all(|r| r.starts_with("tcp ")), "{out}");
+    let doc = json_of(&["show", "-t", &pid, "--json", "-f", "udp,tcp", "--namespaces", "--sockets"]);
+    assert_eq!(keys(&doc), ["namespaces", "sockets"]);
+    let udp = doc["sockets"].as_array().unwrap().iter().filter(|s| s["proto"] == 17).count();
+    assert_eq!(doc["sockets"].as_array().unwrap().len(), tcp.len() + udp);
+    assert!(udp > 0, "the sandbox's UDP socket");
+    let doc = json_of(&["show", "-t", &pid, "--json", "-f", "unix"]);
+    assert!(doc["sockets"].as_array().unwrap().iter().all(|s| s["family"] == "unix"));
+
+    // Bad filters: one line, status 1.
+    assert_one_line_error(&["show", "-t", &pid, "--ns", "999"], "--ns 999: no namespace with that id");
+    assert_one_line_error(&["show", "-t", &pid, "--family", "bluetooth"], "invalid value 'bluetooth' for '--family");
+    assert_one_line_error(&["show", "-t", &pid, "--ns", "x"], "invalid value 'x' for '--ns");
+    assert_one_line_error(&["show"], "--tree");
+    assert_one_line_error(&["frob"], "unrecognized subcommand 'frob'");
+}
+
+#[test]
+fn dump_summary_counts_what_it_wrote() {
+    let sb = Sandbox::start("plural");
+    let dir = sb.base.with_extension("plural");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, out, err) = run(&["dump", "-t", &sb.pid.to_string(), "-D", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let listed = out.lines().count();
+    assert_eq!(err.trim_end(), format!("criurs: wrote {listed} images into {}", dir.display()));
+    assert_eq!(listed, std::fs::read_dir(&dir).unwrap().count(), "every image listed, nothing else written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- hostile names and paths ----
+
+/// A forked child in new namespaces that has made what `setup` makes and
+/// waits; killed and reaped on drop. `setup` runs between fork and exit,
+/// so it may only make system calls on memory prepared before the fork.
+struct Hostile {
+    pid: i32,
+}
+
+impl Hostile {
+    fn start(setup: impl FnOnce() -> bool) -> Hostile {
+        let mut fds = [0; 2];
+        // SAFETY: pipe fills the two-int array.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: the child runs only `setup` (system calls on memory made
+        // before the fork), write and pause, and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            // Other tests' pipes came along with the fork: drop them, so
+            // their children see EOF when their tests end, not when we do.
+            let keep = fds[1] as libc::c_uint;
+            // SAFETY: close_range on fd numbers; ours is kept.
+            unsafe {
+                libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, keep - 1, 0 as libc::c_uint);
+                libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0 as libc::c_uint);
+            }
+            let ok = setup();
+            // SAFETY: raw system calls in the child; never returns.
+            unsafe {
+                libc::write(fds[1], if ok { b"1".as_ptr() } else { b"0".as_ptr() }.cast(), 1);
+                if ok {
+                    loop {
+                        libc::pause();
+                    }
+                }
+                libc::_exit(1);
+            }
+        }
+        // SAFETY: closing our copy of the write end; reading one byte.
+        let mut byte = 0u8;
+        unsafe {
+            libc::close(fds[1]);
+            libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+            libc::close(fds[0]);
+        }
+        let child = Hostile { pid };
+        assert_eq!(byte, b'1', "the hostile child's setup failed");
+        child
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        // SAFETY: our own child: kill and reap it.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+const FORGED: &[u8] = b"\0\x1b[31mX\nu_str LISTEN 0 0 @forged * 0 1 forged row";
+
+#[test]
+fn hostile_socket_name_cannot_forge_a_row_or_color_the_terminal() {
+    // Everything the child uses is made here, before the fork.
+    // SAFETY: sockaddr_un is plain data; zeroed is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, &src) in addr.sun_path.iter_mut().zip(FORGED) {
+        *dst = src as libc::c_char;
+    }
+    let len = (std::mem::size_of::<libc::sa_family_t>() + FORGED.len()) as libc::socklen_t;
+    let child = Hostile::start(move || {
+        // SAFETY: system calls on `addr`, copied into the child.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                return false;
+            }
+            let sk = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            let nl = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE);
+            sk >= 0
+                && nl >= 0
+                && libc::bind(sk, (&addr as *const libc::sockaddr_un).cast(), len) == 0
+                && libc::listen(sk, 4) == 0
+        }
+    });
+    let pid = child.pid.to_string();
+    let doc = json_of(&["show", "-t", &pid, "--sockets", "--json"]);
+    let sockets = doc["sockets"].as_array().unwrap();
+    let out = Command::new(CRIURS).args(["show", "-t", &pid, "--sockets"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.contains(&0x1b), "an escape byte reached the terminal: {:?}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Title, header, one row per socket (the listener, ours and the
+    // kernel's netlink sockets): nothing forged.
+    assert_eq!(lines.len(), 2 + sockets.len(), "{text}");
+    let row = lines.iter().find(|l| l.starts_with("u_str")).expect("the listener's row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols.len(), 8, "one token per column: {row}");
+    assert_eq!(cols[4], r"@\x1b[31mX\x0au_str\x20LISTEN\x200\x200\x20@forged\x20*\x200\x201\x20forged\x20row");
+    assert_eq!(lines.iter().filter(|l| l.contains("LISTEN")).count(), 1, "{text}");
+
+    // JSON: the exact name back, and sock_diag's flags are not CRIU's `flags`.
+    let listener = sockets.iter().find(|s| s["family"] == "unix").unwrap();
+    assert_eq!(listener["name"].as_str().unwrap().as_bytes(), FORGED);
+    let netlink = sockets.iter().find(|s| s["family"] == "netlink").expect("the netlink socket");
+    assert!(netlink.get("flags").is_none() && netlink.get("diag_flags").is_some(), "{netlink}");
+    assert!(sockets.iter().all(|s| s.get("flags").is_none()));
+}
+
+#[test]
+fn hostile_mount_paths_print_unambiguously() {
+    let base = std::env::temp_dir().join(format!("criurs-cli-{}-esc", std::process::id()));
+    let names: [&[u8]; 3] = [b"lit\\134eral", b"lit\neral", b"sp ace\x1b[2J"];
+    let dirs: Vec<PathBuf> = names.iter().map(|n| base.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(n))).collect();
+    for d in &dirs {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let cstr = |b: &[u8]| std::ffi::CString::new(b).unwrap();
+    let targets: Vec<std::ffi::CString> = dirs.iter().map(|d| cstr(d.as_os_str().as_encoded_bytes())).collect();
+    let (root, tmpfs, source, opts) = (cstr(b"/"), cstr(b"tmpfs"), cstr(b"\x1b[31mevil\nforged source"), cstr(b"size=16k"));
+    let child = Hostile::start(|| {
+        // SAFETY: system calls on C strings made before the fork.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) != 0
+                || libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
+            {
+                return false;
+            }
+            targets.iter().all(|t| libc::mount(source.as_ptr(), t.as_ptr(), tmpfs.as_ptr(), 0, opts.as_ptr().cast()) == 0)
+        }
+    });
+    let pid = child.pid.to_string();
+    let out = Command::new(CRIURS).args(["show", "-t", &pid, "--mounts"]).output().unwrap();
+    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    drop(child);
+    for d in &dirs {
+        std::fs::remove_dir(d).unwrap();
+    }
+    std::fs::remove_dir(&base).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.contains(&0x1b), "an escape byte reached the terminal");
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Title, header, one row per mount.
+    assert_eq!(text.lines().count(), 2 + mountinfo.lines().count(), "{text}");
+    assert!(text.contains(r"/lit\x5c134eral "), "{text}");
+    assert!(text.contains(r"/lit\x0aeral "), "{text}");
+    assert!(text.contains(r"/sp\x20ace\x1b[2J "), "{text}");
+    assert_eq!(text.matches(r"\x1b[31mevil\x0aforged\x20source ").count(), 3, "{text}");
+}
+
+// ---- the manual ----
+
+/// doc/criurs.1 as plain text: roff's escaped minus signs and font
+/// switches removed, so option names read as they are typed.
+fn man_text() -> String {
+    let man = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/criurs.1")).unwrap();
+    man.replace("\\-", "-").replace("\\fI", "").replace("\\fR", "").replace("\\fB", "")
+}
+
+#[test]
+fn man_page_describes_every_command_and_option_of_help() {
+    let man = man_text();
+    let mut checked = 0;
+    for sub in [None, Some("show"), Some("dump")] {
+        let mut args: Vec<&str> = sub.into_iter().collect();
+        args.push("--help");
+        let (code, help, _) = run(&args);
+        assert_eq!(code, 0, "{args:?}");
+        for word in help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']') {
+            let opt = word.trim_end_matches("...");
+            let is_opt = opt.len() > 1 && opt.starts_with('-') && opt[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if is_opt {
+                assert!(man.contains(opt), "`criurs {}` has {opt}, doc/criurs.1 does not", sub.unwrap_or(""));
+                checked += 1;
+            }
+        }
+        if sub.is_none() {
+            for cmd in ["show", "dump", "help"] {
+                assert!(man.contains(&format!(".B {cmd}\n")), "doc/criurs.1 describes no command {cmd}");
+            }
+        }
+    }
+    assert!(checked >= 14, "the --help outputs named {checked} options");
+    // Every --family value, with the name ss uses.
+    let (_, help, _) = run(&["show", "--help"]);
+    let values = help.split("Possible values:").nth(1).expect("--family lists its values");
+    for line in values.lines().map(str::trim).filter(|l| l.starts_with("- ")) {
+        let value = line[2..].split(':').next().unwrap().trim();
+        assert!(man.contains(value), "--family {value} is not in doc/criurs.1");
+    }
+    assert!(man.contains(&format!("criurs {}", env!("CARGO_PKG_VERSION"))), "the man page's version");
+}
+
+#[test]
+fn man_page_renders_without_warnings() {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/criurs.1");
+    // groff comes with `make deps` (groff-base); -ww: every warning, -z: no output.
+    let out = Command::new("groff").args(["-man", "-Tutf8", "-ww", "-z"]).arg(&page).output().expect("run groff (make deps installs it)");
+    assert!(out.status.success() && out.stderr.is_empty(), "groff: {}", String::from_utf8_lossy(&out.stderr));
+    // -P-cbu: plain text, no SGR, no overstriking.
+    let out = Command::new("groff").args(["-man", "-Tutf8", "-P-cbu"]).arg(&page).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for heading in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "OUTPUT", "JSON", "EXIT STATUS", "EXAMPLES"] {
+        assert!(text.lines().any(|l| l == heading), "rendered page has no {heading} section");
+    }
+}

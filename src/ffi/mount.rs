@@ -143,13 +143,13 @@ pub extern "C" fn criurs_ctx_add_external_mount(ctx: *mut criurs_ctx, path: *con
     })
 }
 
-/// Adds one `--external` spec as CRIU spells it: "mnt[PATH]:KEY" (see
-/// criurs_ctx_add_external_mount), "dev[MAJ/MIN]:VAL" (a mount of the root
+/// Adds one `--external` spec as CRIU spells it: `mnt[PATH]:KEY` (see
+/// criurs_ctx_add_external_mount), `dev[MAJ/MIN]:VAL` (a mount of the root
 /// of an unsupported filesystem on that device, in any namespace, becomes
-/// an "auto" mount of source "dev[VAL]" with ext_key "CRIU:EXTERNAL_DEV";
-/// its binds follow it), "pid[INO]:KEY" (a pid namespace the caller
+/// an "auto" mount of source `dev[VAL]` with ext_key "CRIU:EXTERNAL_DEV";
+/// its binds follow it), `pid[INO]:KEY` (a pid namespace the caller
 /// restores: its root need not be pid 1, and pidns-N.img carries KEY),
-/// "net[INO]:KEY" or "unix[INO]". -EINVAL for anything else. Applies from
+/// `net[INO]:KEY` or `unix[INO]`. -EINVAL for anything else. Applies from
 /// the next collection.
 #[no_mangle]
 pub extern "C" fn criurs_ctx_add_external(ctx: *mut criurs_ctx, spec: *const c_char) -> c_int {

@@ -71,7 +71,7 @@ pub(crate) fn criu_order(namespaces: &[MountNamespace]) -> impl Iterator<Item = 
 /// namespace: bind groups, externals, peers and masters. `root_ns_id` is
 /// the tree root's mount namespace (CRIU's `root_item->ids->mnt_ns_id`).
 /// Returns the mounts whose master CRIU cannot reach (it refuses them
-/// when validating, see [`unreachable_error`]).
+/// when validating, see `unreachable_error`).
 pub fn resolve(
     namespaces: &mut [MountNamespace],
     config: &MountConfig,

@@ -1,157 +1,385 @@
 //! `criurs show --json`: one document, field names as in CRIU's images so
 //! that readers of `crit` output read ours.
+//!
+//! Streamed: each record is a small borrowed view serialized straight into
+//! the output as the collected state is walked; no document is built in
+//! memory (100,000 sockets cost the output buffer, not a tree of values).
+//! The layout is one record per line:
+//!
+//! ```text
+//! {
+//!   "namespaces": [
+//!     {"kind":"pid","id":1,...},
+//!     ...
+//!   ],
+//!   "sockets": []
+//! }
+//! ```
 
+use std::io::{self, Write};
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use criurs::mount::MountRecord;
 use criurs::net::{self, Detail, Socket};
-use criurs::{Context, NsKind, Result};
-use serde_json::{json, Map, Value};
+use criurs::userns::{Extent, IdMaps};
+use criurs::{Context, NsEntry};
 
-/// Bytes as a JSON string when they are UTF-8; otherwise the lossy string
-/// plus the exact bytes in hex under `<key>_hex`.
-pub fn put_bytes(obj: &mut Map<String, Value>, key: &str, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => {
-            obj.insert(key.into(), Value::String(s.into()));
-        }
-        Err(_) => {
-            obj.insert(key.into(), Value::String(String::from_utf8_lossy(bytes).into()));
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            obj.insert(format!("{key}_hex"), Value::String(hex));
-        }
-    }
-}
+use crate::show::{family_name, propagation, type_name, Filter, Section};
+use crate::Failure;
 
-pub fn document(ctx: &Context) -> Result<Value> {
+pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(), Failure> {
+    // Everything that can fail is looked up before the first byte goes out.
     let table = ctx.namespaces()?;
-    let namespaces: Vec<Value> = table
-        .entries()
-        .iter()
-        .map(|e| json!({"kind": e.kind.name(), "id": e.id, "kid": e.kid, "type": e.ns_type.name(), "pid": e.pid}))
-        .collect();
-    let userns: Vec<Value> = ctx
-        .user_namespaces()
-        .iter()
-        .map(|(id, maps)| {
-            let conv = |m: &[criurs::userns::Extent]| -> Vec<Value> {
-                m.iter().map(|e| json!({"first": e.first, "lower_first": e.lower_first, "count": e.count})).collect()
-            };
-            json!({"ns_id": id, "uid_map": conv(&maps.uid_map), "gid_map": conv(&maps.gid_map)})
-        })
-        .collect();
+    let mounts = if filter.shows(Section::Mounts) { ctx.mount_namespaces()?.namespaces() } else { &[] };
     let mut sockets = Vec::new();
-    for ns in table.walk(NsKind::Net) {
-        for sk in ctx.sockets(ns.id)?.iter() {
-            sockets.push(socket(ns.id, sk));
-        }
+    for id in filter.socket_namespaces(ctx)? {
+        sockets.push((id, ctx.sockets(id)?));
     }
-    Ok(json!({
-        "namespaces": namespaces,
-        "userns": userns,
-        "mounts": crate::text::mounts_json(ctx)?,
-        "sockets": sockets,
-    }))
+
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, Lines::default());
+    let mut doc = ser.serialize_map(None).map_err(io::Error::from)?;
+    for section in filter.sections() {
+        let key = section.name();
+        let written = match section {
+            Section::Namespaces => {
+                doc.serialize_entry(key, &Seq(|| table.entries().iter().filter(|e| filter.ns(e.id)).map(NsView)))
+            }
+            Section::Userns => doc.serialize_entry(
+                key,
+                &Seq(|| {
+                    ctx.user_namespaces()
+                        .iter()
+                        .filter(|(id, _)| filter.ns(**id))
+                        .map(|(&ns_id, maps)| UsernsView { ns_id, maps })
+                }),
+            ),
+            Section::Mounts => doc.serialize_entry(
+                key,
+                &Seq(|| {
+                    mounts
+                        .iter()
+                        .filter(|ns| filter.ns(ns.ns_id))
+                        .flat_map(|ns| ns.mounts().iter().map(move |m| MountView { ns_id: ns.ns_id, m }))
+                }),
+            ),
+            Section::Sockets => doc.serialize_entry(
+                key,
+                &Seq(|| {
+                    sockets.iter().flat_map(|&(ns_id, t)| {
+                        t.iter().filter(|sk| filter.socket(sk)).map(move |sk| SocketView { ns_id, sk })
+                    })
+                }),
+            ),
+        };
+        written.map_err(io::Error::from)?;
+    }
+    doc.end().map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    Ok(())
 }
 
-pub fn family_name(family: u8) -> &'static str {
-    match family {
-        net::AF_UNIX => "unix",
-        net::AF_INET => "inet",
-        net::AF_INET6 => "inet6",
-        net::AF_PACKET => "packet",
-        net::AF_NETLINK => "netlink",
-        _ => "unknown",
+/// A sequence serialized from a fresh iterator, element by element.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
     }
 }
 
-pub fn type_name(type_: u8) -> &'static str {
-    match type_ as i32 {
-        libc::SOCK_STREAM => "stream",
-        libc::SOCK_DGRAM => "dgram",
-        libc::SOCK_RAW => "raw",
-        libc::SOCK_SEQPACKET => "seqpacket",
-        libc::SOCK_RDM => "rdm",
-        _ => "unknown",
+struct NsView<'a>(&'a NsEntry);
+
+impl Serialize for NsView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("kind", e.kind.name())?;
+        m.serialize_entry("id", &e.id)?;
+        m.serialize_entry("kid", &e.kid)?;
+        m.serialize_entry("type", e.ns_type.name())?;
+        m.serialize_entry("pid", &e.pid)?;
+        m.end()
     }
 }
 
-fn socket(ns_id: u32, sk: &Socket) -> Value {
-    let mut o = Map::new();
-    o.insert("ns_id".into(), json!(ns_id));
-    o.insert("family".into(), json!(family_name(sk.family)));
-    o.insert("ino".into(), json!(sk.ino));
-    o.insert("type".into(), json!(type_name(sk.type_)));
-    o.insert("proto".into(), json!(sk.protocol()));
-    o.insert("state".into(), json!(net::state_name(sk.state)));
-    match &sk.detail {
-        Detail::Unix(u) => {
-            put_bytes(&mut o, "name", &u.name);
-            o.insert("peer".into(), json!(u.peer));
-            o.insert("backlog".into(), json!(u.backlog(sk.state)));
-            o.insert("shutdown".into(), json!(u.shutdown));
-            o.insert("icons".into(), json!(u.icons.to_vec()));
-            o.insert("rqlen".into(), json!(u.rqlen));
-            o.insert("wqlen".into(), json!(u.wqlen));
-            o.insert("vfs_dev".into(), json!(u.vfs_dev));
-            o.insert("vfs_ino".into(), json!(u.vfs_ino));
-            if let Some(uid) = u.uid {
-                o.insert("uid".into(), json!(uid));
-            }
-        }
-        Detail::Inet(i) => {
-            o.insert("src_addr".into(), json!([i.src_ip(sk.family).to_string()]));
-            o.insert("src_port".into(), json!(i.src_port));
-            o.insert("dst_addr".into(), json!([i.dst_ip(sk.family).to_string()]));
-            o.insert("dst_port".into(), json!(i.dst_port));
-            o.insert("backlog".into(), json!(i.backlog(sk.state)));
-            o.insert("shutdown".into(), json!(i.shutdown));
-            o.insert("ifindex".into(), json!(i.ifindex));
-            o.insert("rqlen".into(), json!(i.rqlen));
-            o.insert("wqlen".into(), json!(i.wqlen));
-            o.insert("uid".into(), json!(i.uid));
-        }
-        Detail::Packet(p) => {
-            o.insert("protocol".into(), json!(p.protocol));
-            if let Some(info) = &p.info {
-                o.insert("ifindex".into(), json!(info.ifindex));
-                o.insert("version".into(), json!(info.version));
-                o.insert("reserve".into(), json!(info.reserve));
-                o.insert("copy_thresh".into(), json!(info.copy_thresh));
-                o.insert("timestamp".into(), json!(info.timestamp));
-                o.insert("flags".into(), json!(info.flags));
-            }
-            let mclist: Vec<Value> = p
-                .mclist
-                .iter()
-                .map(|m| {
-                    let addr: String = m.addr.iter().map(|b| format!("{b:02x}")).collect();
-                    json!({"index": m.index, "type": m.type_, "addr": addr, "count": m.count})
-                })
-                .collect();
-            o.insert("mclist".into(), json!(mclist));
-            if let Some(f) = p.fanout {
-                o.insert("fanout".into(), json!(f));
-            }
-            let ring = |r: &criurs::net::PacketRing| {
-                json!({"block_size": r.block_size, "block_nr": r.block_nr, "frame_size": r.frame_size,
-                       "frame_nr": r.frame_nr, "retire_tmo": r.retire_tmo, "sizeof_priv": r.sizeof_priv,
-                       "features": r.features})
-            };
-            if let Some(r) = &p.rx_ring {
-                o.insert("rx_ring".into(), ring(r));
-            }
-            if let Some(r) = &p.tx_ring {
-                o.insert("tx_ring".into(), ring(r));
-            }
-        }
-        Detail::Netlink(n) => {
-            o.insert("protocol".into(), json!(n.protocol));
-            o.insert("portid".into(), json!(n.portid));
-            o.insert("groups".into(), json!(n.groups.to_vec()));
-            o.insert("dst_portid".into(), json!(n.dst_portid));
-            o.insert("dst_group".into(), json!(n.dst_group));
-            if let Some(f) = n.flags {
-                o.insert("flags".into(), json!(f));
-            }
+struct UsernsView<'a> {
+    ns_id: u32,
+    maps: &'a IdMaps,
+}
+
+impl Serialize for UsernsView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("ns_id", &self.ns_id)?;
+        m.serialize_entry("uid_map", &Seq(|| self.maps.uid_map.iter().map(ExtentView)))?;
+        m.serialize_entry("gid_map", &Seq(|| self.maps.gid_map.iter().map(ExtentView)))?;
+        m.end()
+    }
+}
+
+struct ExtentView<'a>(&'a Extent);
+
+impl Serialize for ExtentView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("first", &self.0.first)?;
+        m.serialize_entry("lower_first", &self.0.lower_first)?;
+        m.serialize_entry("count", &self.0.count)?;
+        m.end()
+    }
+}
+
+/// Bytes under `key` as a string when they are UTF-8; otherwise the lossy
+/// string, plus the exact bytes in hex under `hex_key` (`<key>_hex`).
+fn bytes_entry<M: SerializeMap>(m: &mut M, key: &'static str, hex_key: &'static str, bytes: &[u8]) -> Result<(), M::Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => m.serialize_entry(key, s),
+        Err(_) => {
+            m.serialize_entry(key, &String::from_utf8_lossy(bytes))?;
+            m.serialize_entry(hex_key, &Hex(bytes))
         }
     }
-    Value::Object(o)
+}
+
+/// Lower-case hex of bytes, as one string.
+struct Hex<'a>(&'a [u8]);
+
+impl Serialize for Hex<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        s.serialize_str(&hex)
+    }
+}
+
+/// MntEntry's fields under CRIU's names.
+struct MountView<'a> {
+    ns_id: u32,
+    m: &'a MountRecord,
+}
+
+impl Serialize for MountView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.m;
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("ns_id", &self.ns_id)?;
+        o.serialize_entry("fstype", &m.fstype.code())?;
+        o.serialize_entry("fstype_name", m.fstype.name())?;
+        o.serialize_entry("mnt_id", &m.mnt_id)?;
+        o.serialize_entry("root_dev", &format_args!("{}:{}", m.major, m.minor))?;
+        o.serialize_entry("parent_mnt_id", &m.parent_mnt_id)?;
+        o.serialize_entry("flags", &m.flags)?;
+        bytes_entry(&mut o, "root", "root_hex", &m.root)?;
+        bytes_entry(&mut o, "mountpoint", "mountpoint_hex", &m.mountpoint)?;
+        bytes_entry(&mut o, "source", "source_hex", &m.source)?;
+        bytes_entry(&mut o, "options", "options_hex", &m.options)?;
+        o.serialize_entry("shared_id", &m.shared_id)?;
+        o.serialize_entry("master_id", &m.master_id)?;
+        bytes_entry(&mut o, "fsname", "fsname_hex", &m.fsname)?;
+        o.serialize_entry("deleted", &m.deleted)?;
+        o.serialize_entry("sb_flags", &m.sb_flags)?;
+        if let Some(key) = &m.ext_key {
+            o.serialize_entry("ext_mount", &true)?;
+            bytes_entry(&mut o, "ext_key", "ext_key_hex", key)?;
+        }
+        o.serialize_entry("propagation", &propagation(m))?;
+        o.end()
+    }
+}
+
+/// One socket: the fields of CRIU's UnixSkEntry / InetSkEntry /
+/// PacketSockEntry / NetlinkSkEntry where they have one. sock_diag's own
+/// flags are `diag_flags`: `flags` is CRIU's word for a file's open flags.
+struct SocketView<'a> {
+    ns_id: u32,
+    sk: &'a Socket,
+}
+
+impl Serialize for SocketView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let sk = self.sk;
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("ns_id", &self.ns_id)?;
+        o.serialize_entry("family", family_name(sk.family))?;
+        o.serialize_entry("ino", &sk.ino)?;
+        o.serialize_entry("type", type_name(sk.type_))?;
+        o.serialize_entry("proto", &sk.protocol())?;
+        o.serialize_entry("state", net::state_name(sk.state))?;
+        match &sk.detail {
+            Detail::Unix(u) => {
+                bytes_entry(&mut o, "name", "name_hex", &u.name)?;
+                o.serialize_entry("peer", &u.peer)?;
+                o.serialize_entry("backlog", &u.backlog(sk.state))?;
+                o.serialize_entry("shutdown", &u.shutdown)?;
+                o.serialize_entry("icons", &u.icons)?;
+                o.serialize_entry("rqlen", &u.rqlen)?;
+                o.serialize_entry("wqlen", &u.wqlen)?;
+                o.serialize_entry("vfs_dev", &u.vfs_dev)?;
+                o.serialize_entry("vfs_ino", &u.vfs_ino)?;
+                if let Some(uid) = u.uid {
+                    o.serialize_entry("uid", &uid)?;
+                }
+            }
+            Detail::Inet(i) => {
+                o.serialize_entry("src_addr", &[format_args!("{}", i.src_ip(sk.family))])?;
+                o.serialize_entry("src_port", &i.src_port)?;
+                o.serialize_entry("dst_addr", &[format_args!("{}", i.dst_ip(sk.family))])?;
+                o.serialize_entry("dst_port", &i.dst_port)?;
+                o.serialize_entry("backlog", &i.backlog(sk.state))?;
+                o.serialize_entry("shutdown", &i.shutdown)?;
+                o.serialize_entry("ifindex", &i.ifindex)?;
+                o.serialize_entry("rqlen", &i.rqlen)?;
+                o.serialize_entry("wqlen", &i.wqlen)?;
+                o.serialize_entry("uid", &i.uid)?;
+            }
+            Detail::Packet(p) => {
+                o.serialize_entry("protocol", &p.protocol)?;
+                if let Some(info) = &p.info {
+                    o.serialize_entry("ifindex", &info.ifindex)?;
+                    o.serialize_entry("version", &info.version)?;
+                    o.serialize_entry("reserve", &info.reserve)?;
+                    o.serialize_entry("copy_thresh", &info.copy_thresh)?;
+                    o.serialize_entry("timestamp", &info.timestamp)?;
+                    o.serialize_entry("diag_flags", &info.flags)?;
+                }
+                o.serialize_entry("mclist", &Seq(|| p.mclist.iter().map(McView)))?;
+                if let Some(f) = p.fanout {
+                    o.serialize_entry("fanout", &f)?;
+                }
+                if let Some(r) = &p.rx_ring {
+                    o.serialize_entry("rx_ring", &RingView(r))?;
+                }
+                if let Some(r) = &p.tx_ring {
+                    o.serialize_entry("tx_ring", &RingView(r))?;
+                }
+            }
+            Detail::Netlink(n) => {
+                o.serialize_entry("protocol", &n.protocol)?;
+                o.serialize_entry("portid", &n.portid)?;
+                o.serialize_entry("groups", &n.groups)?;
+                o.serialize_entry("dst_portid", &n.dst_portid)?;
+                o.serialize_entry("dst_group", &n.dst_group)?;
+                if let Some(f) = n.flags {
+                    o.serialize_entry("diag_flags", &f)?;
+                }
+            }
+        }
+        o.end()
+    }
+}
+
+struct McView<'a>(&'a net::PacketMclist);
+
+impl Serialize for McView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(Some(4))?;
+        o.serialize_entry("index", &self.0.index)?;
+        o.serialize_entry("type", &self.0.type_)?;
+        o.serialize_entry("addr", &Hex(&self.0.addr))?;
+        o.serialize_entry("count", &self.0.count)?;
+        o.end()
+    }
+}
+
+struct RingView<'a>(&'a net::PacketRing);
+
+impl Serialize for RingView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut o = s.serialize_map(Some(7))?;
+        o.serialize_entry("block_size", &r.block_size)?;
+        o.serialize_entry("block_nr", &r.block_nr)?;
+        o.serialize_entry("frame_size", &r.frame_size)?;
+        o.serialize_entry("frame_nr", &r.frame_nr)?;
+        o.serialize_entry("retire_tmo", &r.retire_tmo)?;
+        o.serialize_entry("sizeof_priv", &r.sizeof_priv)?;
+        o.serialize_entry("features", &r.features)?;
+        o.end()
+    }
+}
+
+/// Compact JSON with a line per section key and a line per record: the
+/// top object is depth 1, its section arrays depth 2, records below.
+#[derive(Default)]
+struct Lines {
+    depth: usize,
+    /// The section array being written has records.
+    records: bool,
+}
+
+impl serde_json::ser::Formatter for Lines {
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        w.write_all(b"{")
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        w.write_all(if self.depth == 0 { b"\n}" } else { b"}" })
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        if self.depth == 1 {
+            w.write_all(b"\n  ")?;
+        }
+        Ok(())
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(if self.depth == 1 { b": " } else { b":" })
+    }
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        if self.depth == 2 {
+            self.records = false;
+        }
+        w.write_all(b"[")
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        w.write_all(if self.depth == 1 && self.records { b"\n  ]" } else { b"]" })
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        if self.depth == 2 {
+            self.records = true;
+            w.write_all(b"\n    ")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_record_per_line() {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, Lines::default());
+        let doc = serde_json::json!({"a": [{"x": [1, 2]}, {"y": "z"}], "b": []});
+        doc.serialize(&mut ser).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "{\n  \"a\": [\n    {\"x\":[1,2]},\n    {\"y\":\"z\"}\n  ],\n  \"b\": []\n}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), doc);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_keep_their_hex() {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::new(&mut out);
+        let mut m = ser.serialize_map(None).unwrap();
+        bytes_entry(&mut m, "name", "name_hex", b"a\xffb").unwrap();
+        bytes_entry(&mut m, "path", "path_hex", b"/ok").unwrap();
+        SerializeMap::end(m).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "{\"name\":\"a\u{fffd}b\",\"name_hex\":\"61ff62\",\"path\":\"/ok\"}");
+    }
 }

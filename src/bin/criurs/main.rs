@@ -1,24 +1,31 @@
 //! `criurs`: what the library sees of a process tree, from a shell.
 //!
-//!   criurs show -t PID [--json]     namespaces, id maps, mounts, sockets
+//!   criurs show -t PID [SECTIONS] [--ns ID] [--family F] [--json]
 //!   criurs dump -t PID -D DIR       CRIU-format images into DIR
+//!
+//! `show` is split in three: `show` (sections, filters, names), and the
+//! two views on it, `text` (tables) and `json` (streamed records).
+//! doc/criurs.1 is the manual; keep it in step with the flags here.
 
+mod escape;
 mod json;
+mod show;
 mod text;
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use criurs::{Context, Level, NsKind, Result};
+use criurs::{Context, Level, Result};
 
 #[derive(Parser)]
 #[command(
     name = "criurs",
     version,
     about = "The namespace-collection stage of CRIU's dump, from a shell",
-    after_help = "Examples:\n  criurs show -t $$\n  criurs show -t 1234 --json | jq '.sockets | length'\n  criurs dump -t 1234 -D /tmp/images --external 'mnt[/data]:data'\n  crit decode -i /tmp/images/mountpoints-12.img"
+    after_help = "Examples:\n  criurs show -t $$\n  criurs show -t 1234 --mounts --ns 13\n  criurs show -t 1234 -f tcp,udp\n  criurs show -t 1234 --json -f unix | jq '.sockets | length'\n  criurs dump -t 1234 -D /tmp/images --external 'mnt[/data]:data'\n  crit decode -i /tmp/images/mountpoints-13.img\n\nThe manual: man criurs (doc/criurs.1)."
 )]
 struct Cli {
     /// More log lines on stderr (-v info, -vv debug).
@@ -31,13 +38,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Show the namespaces of a tree, its id maps, mount trees and sockets.
+    #[command(after_help = "With no section flag every section is shown; with --family and no section flag, sockets only.\nEvery name and path a target controls is escaped: control bytes, spaces, backslashes and bytes that are\nnot UTF-8 print as \\xHH.")]
     Show {
         /// Root pid of the process tree.
         #[arg(short = 't', long = "tree", value_name = "PID")]
         pid: i32,
-        /// One JSON document instead of tables.
+        /// One JSON document instead of tables (one record a line, CRIU's field names).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        sections: show::Sections,
+        /// Only namespace ID (CRIU's id, the ID column of --namespaces); repeat or comma-separate for more.
+        #[arg(long = "ns", value_name = "ID", value_delimiter = ',', help_heading = "Filters")]
+        ns: Vec<u32>,
+        /// Only sockets of these families or protocols, as ss -f/-A names them; repeat or comma-separate.
+        #[arg(short = 'f', long = "family", value_name = "FAMILY", value_enum, value_delimiter = ',', help_heading = "Filters")]
+        family: Vec<show::Family>,
     },
     /// Write CRIU-format images of the tree's namespaces into a directory.
     Dump {
@@ -54,55 +70,112 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: what was asked for, on stdout.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("criurs: {}", usage_error(&e));
+            return ExitCode::from(1);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // `criurs show | head`: the reader has what it wanted.
+        Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("criurs: {e}");
+            eprintln!("criurs: {}", escape::line(&e.to_string()));
             ExitCode::from(1)
         }
     }
+}
+
+/// clap's error on one line: "invalid value 'x' for '--family <FAMILY>'
+/// [possible values: ...]", without its usage block.
+fn usage_error(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    escape::line(&format!("{} (see criurs --help)", parts.join(" ")))
+}
+
+/// Why a command failed: the library said no, or stdout did.
+#[derive(Debug)]
+pub enum Failure {
+    Lib(criurs::Error),
+    Io(io::Error),
+}
+
+impl From<criurs::Error> for Failure {
+    fn from(e: criurs::Error) -> Failure {
+        Failure::Lib(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Lib(e) => e.fmt(f),
+            Failure::Io(e) => write!(f, "writing the output: {e}"),
+        }
+    }
+}
+
+/// "1 image", "2 images".
+pub fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn new_context(pid: i32, verbose: u8) -> Result<Context> {
     let mut ctx = Context::new(pid)?;
     if verbose > 0 {
         ctx.set_log_level(if verbose > 1 { Level::Debug } else { Level::Info });
-        ctx.set_log_sink(Some(Arc::new(|_level, line: &str| eprintln!("{line}"))));
+        ctx.set_log_sink(Some(Arc::new(|_level, line: &str| eprintln!("{}", escape::line(line)))));
     }
     Ok(ctx)
 }
 
-/// Everything `show` prints: the table, then each collector's view.
-fn collect_for_show(ctx: &mut Context) -> Result<()> {
-    ctx.collect_namespaces(false)?;
-    let nets: Vec<u32> = ctx.namespaces()?.walk(NsKind::Net).iter().map(|n| n.id).collect();
-    for id in nets {
-        ctx.collect_sockets(id)?;
-    }
-    Ok(())
-}
-
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> std::result::Result<(), Failure> {
     match cli.command {
-        Command::Show { pid, json } => {
+        Command::Show { pid, json, sections, ns, family } => {
+            let filter = show::Filter::new(&sections, ns, family);
             let mut ctx = new_context(pid, cli.verbose)?;
-            collect_for_show(&mut ctx)?;
+            show::collect(&mut ctx, &filter)?;
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
             if json {
-                println!("{}", serde_json::to_string_pretty(&json::document(&ctx)?).expect("JSON values serialize"));
+                json::print(&ctx, &filter, &mut out)?;
             } else {
-                text::print(&ctx)?;
+                text::print(&ctx, &filter, &mut out)?;
             }
+            out.flush()?;
             Ok(())
         }
         Command::Dump { pid, dir, external } => {
             let mut ctx = new_context(pid, cli.verbose)?;
             ctx.set_images_dir(&dir)?;
             let written = dump(&mut ctx, &external)?;
+            let mut out = io::stdout().lock();
             for name in &written {
-                println!("{}", dir.join(name).display());
+                writeln!(out, "{}", dir.join(name).display())?;
             }
-            eprintln!("criurs: wrote {} images into {}", written.len(), dir.display());
+            eprintln!("criurs: wrote {} into {}", count(written.len(), "image"), dir.display());
             Ok(())
         }
     }
@@ -125,4 +198,14 @@ fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
     }
     written.extend(ctx.dump_namespaces()?);
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_singular_for_one_only() {
+        assert_eq!(super::count(0, "image"), "0 images");
+        assert_eq!(super::count(1, "image"), "1 image");
+        assert_eq!(super::count(2, "task"), "2 tasks");
+    }
 }

@@ -1,0 +1,3 @@
+module criurs.example/runc-client
+
+go 1.19
