@@ -250,7 +250,11 @@ fn show_sections_and_filters() {
     let sb = Sandbox::start("filters");
     let pid = sb.pid.to_string();
     let all = json_of(&["show", "-t", &pid, "--json"]);
-    assert_eq!(keys(&all), ["mounts", "namespaces", "sockets", "userns"], "every section by default");
+    assert_eq!(
+        keys(&all),
+        ["addresses", "links", "mounts", "namespaces", "routes", "sockets", "userns"],
+        "every section by default"
+    );
     let net = all["namespaces"].as_array().unwrap().iter().find(|n| n["kind"] == "net" && n["type"] == "root").unwrap();
     let net_id = net["id"].as_u64().unwrap().to_string();
 
@@ -518,4 +522,101 @@ fn man_page_renders_without_warnings() {
     for heading in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "OUTPUT", "JSON", "EXIT STATUS", "EXAMPLES"] {
         assert!(text.lines().any(|l| l == heading), "rendered page has no {heading} section");
     }
+}
+
+// ---- network links, addresses and routes ----
+
+/// A shell in a new network namespace that ran `setup`, then waits; killed
+/// and reaped on drop.
+struct NetHolder {
+    child: Child,
+    pid: i32,
+}
+
+impl NetHolder {
+    fn start(setup: &str) -> NetHolder {
+        let script = format!("{setup} && read hostpid rest </proc/self/stat && echo $hostpid && exec sleep 600");
+        let mut child = Command::new("unshare")
+            .args(["--net", "sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run unshare");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let pid = line.trim().parse().unwrap_or_else(|_| panic!("the network setup failed: {line:?}"));
+        NetHolder { child, pid }
+    }
+
+    /// A command run inside the namespace; its stdout.
+    fn inside(&self, args: &[&str]) -> String {
+        let out = Command::new("nsenter").arg(format!("--net=/proc/{}/ns/net", self.pid)).args(args).output().expect("run nsenter");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for NetHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The rows of one section's table (after its title and heading lines).
+fn rows<'a>(out: &'a str, title: &str, headings: usize) -> Vec<&'a str> {
+    let start = out.lines().position(|l| l.starts_with(title)).unwrap_or_else(|| panic!("no {title} in {out}"));
+    out.lines().skip(start + 1 + headings).take_while(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn network_sections_print_what_ip_prints() {
+    needs_root!();
+    // The name of vE holds an escape sequence: it must not reach the terminal.
+    let net = NetHolder::start(
+        "ip link set lo up && ip addr add 10.11.12.13/8 dev lo && \
+         ip link add vA address 02:00:00:aa:bb:01 type veth peer name vB address 02:00:00:aa:bb:02 && \
+         ip link set vA mtu 1400 && ip addr add 192.168.77.1/24 dev vA && ip addr add 192.168.77.2/24 dev vB && \
+         ip -6 addr add fd00:77::1/64 dev vA nodad && ip link set vA up && ip link set vB up && \
+         ip route add 10.200.0.0/16 via 192.168.77.2 dev vA && ip route add 10.201.0.0/16 dev vB metric 7 && \
+         ip link add vx0 type vxlan id 5 dstport 4789 && ip link add \"$(printf 'vE\\033[31m')\" type veth peer name vF",
+    );
+    let pid = net.pid.to_string();
+    let (code, out, err) = run(&["show", "-t", &pid, "--links", "--addresses", "--routes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains('\x1b'), "no escape byte reaches the terminal: {out:?}");
+    assert!(out.contains("vE\\x1b[31m"), "{out}");
+    let trimmed = |s: &str| s.lines().map(|l| l.trim_end().to_string()).collect::<Vec<_>>();
+    // Routes: line for line what `ip route; ip -6 route` print.
+    let mut ip_routes = trimmed(&net.inside(&["ip", "route"]));
+    ip_routes.extend(trimmed(&net.inside(&["ip", "-6", "route"])));
+    assert_eq!(rows(&out, "ROUTES OF NET NAMESPACE", 0), ip_routes);
+    // Links and addresses, as ip -br prints them (the escaped name aside).
+    let ip_links = trimmed(&net.inside(&["ip", "-br", "link"]));
+    let links = rows(&out, "LINKS OF NET NAMESPACE", 1);
+    assert_eq!(links.len(), ip_links.len());
+    for (ours, theirs) in links.iter().zip(&ip_links).filter(|(_, t)| !t.contains('\x1b')) {
+        assert!(ours.starts_with(theirs.as_str()), "{ours:?} does not start as ip's {theirs:?}");
+    }
+    let ip_addrs = trimmed(&net.inside(&["ip", "-br", "addr"]));
+    let addrs = rows(&out, "ADDRESSES OF NET NAMESPACE", 1);
+    for (ours, theirs) in addrs.iter().zip(&ip_addrs).filter(|(_, t)| !t.contains('\x1b')) {
+        assert_eq!(ours, theirs);
+    }
+    // What a dump makes of each link.
+    let vx = links.iter().find(|l| l.starts_with("vx0 ")).unwrap();
+    assert!(vx.ends_with("refuse: Unsupported link 4 (type 1 kind vxlan)"), "{vx}");
+    assert!(links.iter().find(|l| l.starts_with("vA@vB ")).unwrap().contains(" 1400  veth     veth"), "{links:?}");
+
+    // JSON: CRIU's NetDeviceEntry names for links, ip -j's for the rest.
+    let doc = json_of(&["show", "-t", &pid, "--json", "--links", "--addresses", "--routes"]);
+    assert_eq!(keys(&doc), ["addresses", "links", "routes"]);
+    let va = doc["links"].as_array().unwrap().iter().find(|l| l["name"] == "vA").unwrap();
+    assert_eq!((&va["type"], &va["mtu"], &va["address"], &va["dump"]), (&"veth".into(), &1400.into(), &"02:00:00:aa:bb:01".into(), &"dump".into()));
+    assert_eq!(va["peer_ifindex"], doc["links"].as_array().unwrap().iter().find(|l| l["name"] == "vB").unwrap()["ifindex"]);
+    let ve = doc["links"].as_array().unwrap().iter().find(|l| l["name_hex"].is_null() && l["name"].as_str().is_some_and(|n| n.starts_with("vE"))).unwrap();
+    assert_eq!(ve["name"], "vE\u{1b}[31m", "JSON keeps the exact name (UTF-8: no _hex)");
+    let route = doc["routes"].as_array().unwrap().iter().find(|r| r["dst"] == "10.201.0.0/16").unwrap();
+    assert_eq!((&route["dev"], &route["metric"], &route["protocol"]), (&"vB".into(), &7.into(), &"boot".into()));
+    let addr = doc["addresses"].as_array().unwrap().iter().find(|a| a["local"] == "fd00:77::1").unwrap();
+    assert_eq!((&addr["ifname"], &addr["prefixlen"], &addr["family"]), (&"vA".into(), &64.into(), &"inet6".into()));
 }

@@ -23,10 +23,11 @@ use serde::{Serialize, Serializer};
 
 use criurs::mount::MountRecord;
 use criurs::net::{self, Detail, Socket};
+use criurs::netdev::{Address, LinkEntry, NetConfig, Route};
 use criurs::userns::{Extent, IdMaps};
 use criurs::{Context, NsEntry};
 
-use crate::show::{family_name, propagation, type_name, Filter, Section};
+use crate::show::{self, family_name, propagation, type_name, Filter, Section};
 use crate::Failure;
 
 pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(), Failure> {
@@ -36,6 +37,10 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
     let mut sockets = Vec::new();
     for id in filter.socket_namespaces(ctx)? {
         sockets.push((id, ctx.sockets(id)?));
+    }
+    let mut nets = Vec::new();
+    for id in filter.net_config_namespaces(ctx)? {
+        nets.push(ctx.net_config(id)?);
     }
 
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, Lines::default());
@@ -64,6 +69,16 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
                         .flat_map(|ns| ns.mounts().iter().map(move |m| MountView { ns_id: ns.ns_id, m }))
                 }),
             ),
+            Section::Links => {
+                doc.serialize_entry(key, &Seq(|| nets.iter().flat_map(|&cfg| cfg.links.iter().map(move |l| LinkView { cfg, l }))))
+            }
+            Section::Addresses => doc.serialize_entry(
+                key,
+                &Seq(|| nets.iter().flat_map(|&cfg| cfg.addresses.iter().map(move |a| AddrView { cfg, a }))),
+            ),
+            Section::Routes => {
+                doc.serialize_entry(key, &Seq(|| nets.iter().flat_map(|&cfg| cfg.routes.iter().map(move |r| RouteView { cfg, r }))))
+            }
             Section::Sockets => doc.serialize_entry(
                 key,
                 &Seq(|| {
@@ -269,6 +284,137 @@ impl Serialize for SocketView<'_> {
                     o.serialize_entry("diag_flags", &f)?;
                 }
             }
+        }
+        o.end()
+    }
+}
+
+/// One link: NetDeviceEntry's fields under CRIU's names (`type` is
+/// CRIU's device type when a dump writes the link), then `ip -j link`'s
+/// (`kind`, `operstate`, `flags` by name as `link_flags`) and what a dump
+/// makes of it (`dump`: dump, skip or refuse; `reason`).
+struct LinkView<'a> {
+    cfg: &'a NetConfig,
+    l: &'a LinkEntry,
+}
+
+impl Serialize for LinkView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (cfg, e, l) = (self.cfg, self.l, &self.l.link);
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("ns_id", &cfg.ns_id)?;
+        let (plan, device, reason) = show::plan_words(e);
+        if let Some(t) = device {
+            o.serialize_entry("type", t)?;
+        }
+        o.serialize_entry("ifindex", &l.ifindex)?;
+        if let Some(mtu) = l.mtu {
+            o.serialize_entry("mtu", &mtu)?;
+        }
+        o.serialize_entry("flags", &l.flags)?;
+        bytes_entry(&mut o, "name", "name_hex", l.name.as_deref().unwrap_or_default())?;
+        if let Some(a) = &l.address {
+            o.serialize_entry("address", &show::ll_addr(a))?;
+        }
+        o.serialize_entry("peer_ifindex", &e.peer_ifindex)?;
+        if let Some(n) = e.peer_nsid {
+            o.serialize_entry("peer_nsid", &n)?;
+        }
+        if let Some(m) = l.master {
+            o.serialize_entry("master", &m)?;
+        }
+        if let Some(k) = &l.kind {
+            bytes_entry(&mut o, "kind", "kind_hex", k)?;
+        }
+        o.serialize_entry("link_type", &l.hw_type)?;
+        o.serialize_entry("operstate", show::operstate_name(l.operstate))?;
+        o.serialize_entry("link_flags", &show::link_flags(l.flags))?;
+        if let Some(n) = l.link_netnsid {
+            o.serialize_entry("link_netnsid", &n)?;
+        }
+        o.serialize_entry("dump", plan)?;
+        if let Some(r) = reason {
+            o.serialize_entry("reason", r)?;
+        }
+        o.end()
+    }
+}
+
+/// One address under `ip -j addr`'s names.
+struct AddrView<'a> {
+    cfg: &'a NetConfig,
+    a: &'a Address,
+}
+
+impl Serialize for AddrView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (cfg, a) = (self.cfg, self.a);
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("ns_id", &cfg.ns_id)?;
+        o.serialize_entry("ifindex", &a.ifindex)?;
+        bytes_entry(&mut o, "ifname", "ifname_hex", &show::dev_name(cfg, a.ifindex))?;
+        o.serialize_entry("family", show::inet_family(a.family))?;
+        if let Some(l) = a.local.as_deref().or(a.address.as_deref()) {
+            o.serialize_entry("local", &show::ip_text(l))?;
+        }
+        if let Some(p) = a.peer() {
+            o.serialize_entry("address", &p.to_string())?;
+        }
+        o.serialize_entry("prefixlen", &a.prefixlen)?;
+        if let Some(b) = &a.broadcast {
+            o.serialize_entry("broadcast", &show::ip_text(b))?;
+        }
+        o.serialize_entry("scope", &show::scope_name(a.scope))?;
+        if let Some(l) = &a.label {
+            bytes_entry(&mut o, "label", "label_hex", l)?;
+        }
+        o.serialize_entry("flags", &a.flags)?;
+        if let (Some(v), Some(p)) = (a.valid_lft, a.preferred_lft) {
+            o.serialize_entry("valid_life_time", &v)?;
+            o.serialize_entry("preferred_life_time", &p)?;
+        }
+        o.end()
+    }
+}
+
+/// One route of table main under `ip -j route`'s names.
+struct RouteView<'a> {
+    cfg: &'a NetConfig,
+    r: &'a Route,
+}
+
+impl Serialize for RouteView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (cfg, r) = (self.cfg, self.r);
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("ns_id", &cfg.ns_id)?;
+        o.serialize_entry("family", show::inet_family(r.family))?;
+        o.serialize_entry("type", &show::route_type_name(r.rtype))?;
+        o.serialize_entry("dst", &show::route_dst(r))?;
+        if let Some(src) = &r.src {
+            o.serialize_entry("src", &format!("{}/{}", show::ip_text(src), r.src_len))?;
+        }
+        if let Some(gw) = &r.gateway {
+            o.serialize_entry("gateway", &show::ip_text(gw))?;
+        }
+        if let Some(oif) = r.oif {
+            bytes_entry(&mut o, "dev", "dev_hex", &show::dev_name(cfg, oif))?;
+        }
+        o.serialize_entry("table", &show::table_name(r.table))?;
+        o.serialize_entry("protocol", &show::route_proto_name(r.protocol))?;
+        o.serialize_entry("scope", &show::scope_name(r.scope))?;
+        if let Some(p) = &r.prefsrc {
+            o.serialize_entry("prefsrc", &show::ip_text(p))?;
+        }
+        if let Some(m) = r.priority {
+            o.serialize_entry("metric", &m)?;
+        }
+        o.serialize_entry("flags", &show::route_flag_words(r.flags))?;
+        if let Some(p) = r.pref {
+            o.serialize_entry("pref", &show::route_pref_name(p))?;
+        }
+        if r.nexthops > 0 {
+            o.serialize_entry("nexthops", &r.nexthops)?;
         }
         o.end()
     }

@@ -139,7 +139,8 @@ impl std::fmt::Display for Failure {
 
 /// "1 image", "2 images".
 pub fn count(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+    let plural = if what.ends_with('s') { "es" } else { "s" };
+    format!("{n} {what}{}", if n == 1 { "" } else { plural })
 }
 
 fn new_context(pid: i32, verbose: u8) -> Result<Context> {
@@ -207,5 +208,6 @@ mod tests {
         assert_eq!(super::count(0, "image"), "0 images");
         assert_eq!(super::count(1, "image"), "1 image");
         assert_eq!(super::count(2, "task"), "2 tasks");
+        assert_eq!(super::count(8, "address"), "8 addresses");
     }
 }

@@ -11,6 +11,7 @@
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches};
 use criurs::mount::MountRecord;
 use criurs::net::{self, Detail, Socket};
+use criurs::netdev::{self, LinkEntry, NetConfig, Route};
 use criurs::{Context, Error, NsKind, Result};
 
 /// One part of `show`'s output, in printing order.
@@ -19,12 +20,16 @@ pub enum Section {
     Namespaces,
     Userns,
     Mounts,
+    Links,
+    Addresses,
+    Routes,
     Sockets,
 }
 
 impl Section {
     /// Every section, in the order they print.
-    pub const ALL: [Section; 4] = [Section::Namespaces, Section::Userns, Section::Mounts, Section::Sockets];
+    pub const ALL: [Section; 7] =
+        [Section::Namespaces, Section::Userns, Section::Mounts, Section::Links, Section::Addresses, Section::Routes, Section::Sockets];
 
     /// The `--NAME` flag and the JSON key.
     pub fn name(self) -> &'static str {
@@ -32,6 +37,9 @@ impl Section {
             Section::Namespaces => "namespaces",
             Section::Userns => "userns",
             Section::Mounts => "mounts",
+            Section::Links => "links",
+            Section::Addresses => "addresses",
+            Section::Routes => "routes",
             Section::Sockets => "sockets",
         }
     }
@@ -41,8 +49,16 @@ impl Section {
             Section::Namespaces => "Show the namespace table (CRIU's ids, kernel ids, types)",
             Section::Userns => "Show the uid/gid maps of user namespaces",
             Section::Mounts => "Show mount trees, one per collected mount namespace (like findmnt)",
+            Section::Links => "Show network links and what a dump makes of each, per network namespace (like ip -br link)",
+            Section::Addresses => "Show addresses of network links, per network namespace (like ip -br addr)",
+            Section::Routes => "Show routes of table main, per network namespace (like ip route; ip -6 route)",
             Section::Sockets => "Show sockets, one table per network namespace (like ss -a)",
         }
+    }
+
+    /// Read from a network namespace's configuration (rtnetlink).
+    pub fn is_net_config(self) -> bool {
+        matches!(self, Section::Links | Section::Addresses | Section::Routes)
     }
 }
 
@@ -309,17 +325,236 @@ impl Filter {
         }
         Ok(ctx.namespaces()?.walk(NsKind::Net).iter().map(|n| n.id).filter(|&id| self.ns(id)).collect())
     }
+
+    /// The network namespaces whose links, addresses or routes will be
+    /// shown (in walk order).
+    pub fn net_config_namespaces(&self, ctx: &Context) -> Result<Vec<u32>> {
+        if !self.sections.iter().any(|s| s.is_net_config()) {
+            return Ok(Vec::new());
+        }
+        Ok(ctx.namespaces()?.walk(NsKind::Net).iter().map(|n| n.id).filter(|&id| self.ns(id)).collect())
+    }
 }
 
 /// Collects what the filter shows: the namespace table (with user and
-/// mount namespaces), then the sockets of the selected net namespaces.
+/// mount namespaces), then the configuration and sockets of the selected
+/// net namespaces.
 pub fn collect(ctx: &mut Context, filter: &Filter) -> Result<()> {
     ctx.collect_namespaces(false)?;
     filter.check(ctx)?;
+    for id in filter.net_config_namespaces(ctx)? {
+        ctx.collect_net_config(id)?;
+    }
     for id in filter.socket_namespaces(ctx)? {
         ctx.collect_sockets(id)?;
     }
     Ok(())
+}
+
+// ---- network links, addresses and routes, as iproute2 names them ----
+
+/// IF_OPER_* as `ip` prints it.
+pub fn operstate_name(state: Option<u8>) -> &'static str {
+    match state.unwrap_or(0) {
+        1 => "NOTPRESENT",
+        2 => "DOWN",
+        3 => "LOWERLAYERDOWN",
+        4 => "TESTING",
+        5 => "DORMANT",
+        6 => "UP",
+        _ => "UNKNOWN",
+    }
+}
+
+/// IFF_* as `ip` prints them between `<` and `>` (without the brackets):
+/// NO-CARRIER for a link up without carrier, RUNNING never, other bits in
+/// hex.
+pub fn link_flags(flags: u32) -> String {
+    const NAMES: [(u32, &str); 17] = [
+        (0x8, "LOOPBACK"),
+        (0x2, "BROADCAST"),
+        (0x10, "POINTOPOINT"),
+        (0x1000, "MULTICAST"),
+        (0x80, "NOARP"),
+        (0x200, "ALLMULTI"),
+        (0x100, "PROMISC"),
+        (0x400, "MASTER"),
+        (0x800, "SLAVE"),
+        (0x4, "DEBUG"),
+        (0x8000, "DYNAMIC"),
+        (0x4000, "AUTOMEDIA"),
+        (0x2000, "PORTSEL"),
+        (0x20, "NOTRAILERS"),
+        (0x1, "UP"),
+        (0x10000, "LOWER_UP"),
+        (0x20000, "DORMANT"),
+    ];
+    let mut words = Vec::new();
+    if flags & 0x1 != 0 && flags & 0x40 == 0 {
+        words.push("NO-CARRIER".to_string());
+    }
+    let mut rest = flags & !0x40;
+    for (bit, name) in NAMES.iter().chain(&[(0x40000, "ECHO")]) {
+        if rest & bit != 0 {
+            words.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        words.push(format!("{rest:x}"));
+    }
+    words.join(",")
+}
+
+/// A link-layer address as `ip` prints it: hex bytes joined by colons.
+pub fn ll_addr(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// A link's name as `ip -br` prints it: `name@peer` for a link on
+/// another (`@ifN` when that one is in another namespace). Bytes: the
+/// caller escapes them.
+pub fn brief_name(cfg: &NetConfig, l: &LinkEntry) -> Vec<u8> {
+    let mut name = l.link.name.clone().unwrap_or_default();
+    match l.link.link {
+        None => {}
+        Some(0) => name.extend_from_slice(b"@NONE"),
+        Some(peer) => {
+            name.push(b'@');
+            match (l.link.link_netnsid, cfg.link(peer).and_then(|p| p.link.name.as_deref())) {
+                (None, Some(peer_name)) => name.extend_from_slice(peer_name),
+                _ => name.extend_from_slice(format!("if{peer}").as_bytes()),
+            }
+        }
+    }
+    name
+}
+
+/// The name of link `ifindex` of the namespace, as bytes (`ifN` when it
+/// has none there, as `ip` prints it).
+pub fn dev_name(cfg: &NetConfig, ifindex: u32) -> Vec<u8> {
+    cfg.link(ifindex).and_then(|l| l.link.name.clone()).unwrap_or_else(|| format!("if{ifindex}").into_bytes())
+}
+
+/// What a dump makes of a link: "dump", "skip" or "refuse"; CRIU's device
+/// type ("veth", ...) when dumped; the reason otherwise.
+pub fn plan_words(l: &LinkEntry) -> (&'static str, Option<&'static str>, Option<&str>) {
+    match &l.plan {
+        netdev::Plan::Dump(t) => ("dump", Some(t.name()), None),
+        netdev::Plan::Skip(r) => ("skip", None, Some(r)),
+        netdev::Plan::Refuse(r) => ("refuse", None, Some(r.as_str())),
+    }
+}
+
+/// The address family as `ip -j` names it.
+pub fn inet_family(family: u8) -> &'static str {
+    match family as i32 {
+        libc::AF_INET => "inet",
+        libc::AF_INET6 => "inet6",
+        _ => "unknown",
+    }
+}
+
+/// An address attribute as text: an IP address, else its bytes in hex.
+pub fn ip_text(bytes: &[u8]) -> String {
+    netdev::route::ip(bytes).map(|ip| ip.to_string()).unwrap_or_else(|| ll_addr(bytes))
+}
+
+/// RT_SCOPE_* as `ip` names it.
+pub fn scope_name(scope: u8) -> String {
+    match scope {
+        0 => "global".into(),
+        200 => "site".into(),
+        253 => "link".into(),
+        254 => "host".into(),
+        255 => "nowhere".into(),
+        n => n.to_string(),
+    }
+}
+
+/// RTN_* as `ip` names it.
+pub fn route_type_name(t: u8) -> String {
+    const NAMES: [&str; 12] =
+        ["none", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole", "unreachable", "prohibit", "throw", "nat", "xresolve"];
+    NAMES.get(t as usize).map(|n| n.to_string()).unwrap_or_else(|| t.to_string())
+}
+
+/// RTPROT_* as iproute2's default rt_protos names it.
+pub fn route_proto_name(p: u8) -> String {
+    let name = match p {
+        0 => "unspec",
+        1 => "redirect",
+        2 => "kernel",
+        3 => "boot",
+        4 => "static",
+        8 => "gated",
+        9 => "ra",
+        10 => "mrt",
+        11 => "zebra",
+        12 => "bird",
+        13 => "dnrouted",
+        14 => "xorp",
+        15 => "ntk",
+        16 => "dhcp",
+        17 => "mrouted",
+        18 => "keepalived",
+        42 => "babel",
+        99 => "openr",
+        186 => "bgp",
+        187 => "isis",
+        188 => "ospf",
+        189 => "rip",
+        192 => "eigrp",
+        _ => return p.to_string(),
+    };
+    name.into()
+}
+
+/// A routing table's name (iproute2's rt_tables: main, local, default).
+pub fn table_name(t: u32) -> String {
+    match t {
+        253 => "default".into(),
+        254 => "main".into(),
+        255 => "local".into(),
+        n => n.to_string(),
+    }
+}
+
+/// RTA_PREF (an IPv6 router preference) as `ip` names it.
+pub fn route_pref_name(p: u8) -> String {
+    match p {
+        0 => "medium".into(),
+        1 => "high".into(),
+        3 => "low".into(),
+        n => n.to_string(),
+    }
+}
+
+/// The next-hop and route flags `ip route` prints (dead, onlink, linkdown, ...).
+pub fn route_flag_words(flags: u32) -> Vec<&'static str> {
+    const WORDS: [(u32, &str); 8] = [
+        (1, "dead"),
+        (4, "onlink"),
+        (2, "pervasive"),
+        (8, "offload"),
+        (64, "trap"),
+        (0x100, "notify"),
+        (16, "linkdown"),
+        (32, "unresolved"),
+    ];
+    WORDS.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, w)| *w).collect()
+}
+
+/// A route's destination as `ip route` prints it: `default`, an address
+/// (a host route) or `address/length`.
+pub fn route_dst(r: &Route) -> String {
+    let host = if r.family == libc::AF_INET6 as u8 { 128 } else { 32 };
+    match &r.dst {
+        Some(d) if r.dst_len == host => ip_text(d),
+        Some(d) => format!("{}/{}", ip_text(d), r.dst_len),
+        None if r.dst_len != 0 => format!("0/{}", r.dst_len),
+        None => "default".into(),
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +573,22 @@ mod tests {
         assert!(Family::UnixStream.matches(&stream) && !Family::UnixStream.matches(&dgram));
         assert!(!Family::Tcp.matches(&stream) && !Family::Inet.matches(&stream));
         assert_eq!(SocketKind::of(&dgram).netid(), "u_dgr");
+    }
+
+    #[test]
+    fn link_and_route_words_are_iproute2s() {
+        assert_eq!(link_flags(0x10049), "LOOPBACK,UP,LOWER_UP");
+        assert_eq!(link_flags(0x11043), "BROADCAST,MULTICAST,UP,LOWER_UP");
+        assert_eq!(link_flags(0x1003), "NO-CARRIER,BROADCAST,MULTICAST,UP");
+        assert_eq!(link_flags(0x1002 | 0x8000_0000), "BROADCAST,MULTICAST,80000000");
+        assert_eq!(ll_addr(&[2, 0, 0, 0xaa, 0xbb, 1]), "02:00:00:aa:bb:01");
+        assert_eq!((operstate_name(Some(6)), operstate_name(None)), ("UP", "UNKNOWN"));
+        let r = Route { family: libc::AF_INET as u8, dst_len: 16, dst: Some(vec![10, 200, 0, 0]), ..Default::default() };
+        assert_eq!(route_dst(&r), "10.200.0.0/16");
+        assert_eq!(route_dst(&Route { dst_len: 32, dst: Some(vec![10, 0, 0, 1]), ..r.clone() }), "10.0.0.1");
+        assert_eq!(route_dst(&Route { dst_len: 0, dst: None, ..r }), "default");
+        assert_eq!((route_proto_name(2), route_proto_name(250), scope_name(253), table_name(100)), ("kernel".into(), "250".into(), "link".into(), "100".into()));
+        assert_eq!(route_flag_words(16 | 4), vec!["onlink", "linkdown"]);
     }
 
     #[test]

@@ -7,10 +7,11 @@ use std::io::Write;
 
 use criurs::mount::MountNamespace;
 use criurs::net::{Detail, Socket};
+use criurs::netdev::{NetConfig, Route};
 use criurs::Context;
 
 use crate::escape::{Esc, UnixName};
-use crate::show::{propagation, state_name, Filter, Section, SocketKind};
+use crate::show::{self, propagation, state_name, Filter, Section, SocketKind};
 use crate::Failure;
 
 pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(), Failure> {
@@ -39,6 +40,17 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
                     mounts(ns, out)?;
                 }
             }
+            Section::Links | Section::Addresses | Section::Routes => {
+                for id in filter.net_config_namespaces(ctx)? {
+                    gap(out, &mut first)?;
+                    let cfg = ctx.net_config(id)?;
+                    match section {
+                        Section::Links => links(cfg, out)?,
+                        Section::Addresses => addresses(cfg, out)?,
+                        _ => routes(cfg, out)?,
+                    }
+                }
+            }
             Section::Sockets => {
                 for id in filter.socket_namespaces(ctx)? {
                     gap(out, &mut first)?;
@@ -48,6 +60,114 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// `ip -br link`, then what a dump makes of each link.
+fn links(cfg: &NetConfig, out: &mut impl Write) -> Result<(), Failure> {
+    writeln!(out, "LINKS OF NET NAMESPACE {} ({})", cfg.ns_id, crate::count(cfg.links.len(), "link"))?;
+    writeln!(out, "{:<16} {:<14} {:<17} {:<40} {:>6}  {:<8} DUMP", "NAME", "STATE", "ADDRESS", "FLAGS", "MTU", "KIND")?;
+    for l in &cfg.links {
+        let address = l.link.address.as_deref().map(show::ll_addr).unwrap_or_default();
+        let (plan, device, reason) = show::plan_words(l);
+        let dump = match (device, reason) {
+            (Some(t), _) => t.to_string(),
+            (None, Some(r)) => format!("{plan}: {r}"),
+            (None, None) => plan.to_string(),
+        };
+        writeln!(
+            out,
+            "{:<16} {:<14} {:<17} {:<40} {:>6}  {:<8} {}",
+            Esc(&show::brief_name(cfg, l)),
+            show::operstate_name(l.link.operstate),
+            address,
+            format!("<{}>", show::link_flags(l.link.flags)),
+            l.link.mtu.map(|m| m.to_string()).unwrap_or_default(),
+            Esc(l.link.kind.as_deref().unwrap_or(b"-")),
+            dump
+        )?;
+    }
+    Ok(())
+}
+
+/// `ip -br addr`: a line a link, its addresses in the kernel's order.
+fn addresses(cfg: &NetConfig, out: &mut impl Write) -> Result<(), Failure> {
+    writeln!(out, "ADDRESSES OF NET NAMESPACE {} ({})", cfg.ns_id, crate::count(cfg.addresses.len(), "address"))?;
+    writeln!(out, "{:<16} {:<14} ADDRESSES", "NAME", "STATE")?;
+    let mut line = String::new();
+    for l in &cfg.links {
+        line.clear();
+        let _ = write!(line, "{:<16} {:<14} ", Esc(&show::brief_name(cfg, l)), show::operstate_name(l.link.operstate));
+        for a in cfg.addresses.iter().filter(|a| a.ifindex == l.link.ifindex) {
+            let local = a.local.as_deref().or(a.address.as_deref()).map(show::ip_text).unwrap_or_default();
+            let _ = match a.peer() {
+                Some(peer) => write!(line, "{local} peer {peer}/{} ", a.prefixlen),
+                None => write!(line, "{local}/{} ", a.prefixlen),
+            };
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// `ip route; ip -6 route`: table main, as route-N and route6-N hold it.
+fn routes(cfg: &NetConfig, out: &mut impl Write) -> Result<(), Failure> {
+    writeln!(out, "ROUTES OF NET NAMESPACE {} ({}, table main)", cfg.ns_id, crate::count(cfg.routes.len(), "route"))?;
+    let mut line = String::new();
+    for r in &cfg.routes {
+        line.clear();
+        route(cfg, r, &mut line);
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// One route in `ip route`'s words and order.
+fn route(cfg: &NetConfig, r: &Route, line: &mut String) {
+    if r.rtype != criurs::netdev::route::RTN_UNICAST {
+        let _ = write!(line, "{} ", show::route_type_name(r.rtype));
+    }
+    let _ = write!(line, "{} ", show::route_dst(r));
+    if let Some(src) = &r.src {
+        let _ = write!(line, "from {}/{} ", show::ip_text(src), r.src_len);
+    }
+    if r.tos != 0 {
+        let _ = write!(line, "tos {:#x} ", r.tos);
+    }
+    if let Some(gw) = &r.gateway {
+        let _ = write!(line, "via {} ", show::ip_text(gw));
+    }
+    if let Some(oif) = r.oif {
+        let _ = write!(line, "dev {} ", Esc(&show::dev_name(cfg, oif)));
+    }
+    if r.table != 254 {
+        let _ = write!(line, "table {} ", show::table_name(r.table));
+    }
+    if r.flags & criurs::netdev::route::RTM_F_CLONED == 0 {
+        if r.protocol != 3 {
+            let _ = write!(line, "proto {} ", show::route_proto_name(r.protocol));
+        }
+        if r.scope != 0 {
+            let _ = write!(line, "scope {} ", show::scope_name(r.scope));
+        }
+    }
+    if let Some(src) = &r.prefsrc {
+        let _ = write!(line, "src {} ", show::ip_text(src));
+    }
+    if let Some(m) = r.priority {
+        let _ = write!(line, "metric {m} ");
+    }
+    for w in show::route_flag_words(r.flags) {
+        let _ = write!(line, "{w} ");
+    }
+    if let Some(iif) = r.iif {
+        let _ = write!(line, "iif {} ", Esc(&show::dev_name(cfg, iif)));
+    }
+    if let Some(p) = r.pref {
+        let _ = write!(line, "pref {} ", show::route_pref_name(p));
+    }
+    if r.nexthops > 0 {
+        let _ = write!(line, "({} nexthops) ", r.nexthops);
+    }
 }
 
 /// One blank line between tables.
