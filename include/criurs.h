@@ -690,7 +690,7 @@ int criurs_collect_net_config(struct criurs_ctx *ctx, uint32_t ns_id);
 // directory, netdev-N.img, ifaddr-N.img, route-N.img, route6-N.img (with
 // IPv6), rule-N.img, nftables-N.img, netns-N.img, and netns-ct-N.img /
 // netns-exp-N.img when conntrack has entries; for a namespace declared
-// external (criurs_ctx_add_external "net[INO]:KEY"), netns-N.img with
+// external (criurs_ctx_add_external `net[INO]:KEY`), netns-N.img with
 // the key. Nothing is written on failure. Afterwards the accessors below
 // show what was dumped. Returns 0 or -errno: -EOPNOTSUPP for a link CRIU
 // 4.2 cannot dump, an nftables ruleset or legacy iptables tables (the

@@ -7,7 +7,7 @@
 //! files show the opener's namespace) and does all the reading:
 //!
 //! 1. links (RTM_GETLINK, AF_PACKET as CRIU asks), each parsed and given
-//!    CRIU's [`Plan`](link::Plan): a device type, left out, or refused;
+//!    CRIU's [`Plan`]: a device type, left out, or refused;
 //! 2. the ids this namespace has for every other net namespace of the
 //!    tree (RTM_GETNSID by namespace fd), after the link dump, which is
 //!    what makes the kernel allocate them for veth peers;

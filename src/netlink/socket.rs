@@ -1,6 +1,6 @@
 //! A netlink socket of any protocol (netlink-sys underneath) and the one
 //! dump loop: send a request, receive each datagram whole, hand its
-//! messages to [`process_datagram`] until the
+//! messages to [`process_datagram`](super::process_datagram) until the
 //! dump ends.
 
 use std::io;
@@ -111,7 +111,7 @@ impl NlSocket {
 
     /// Sends `req` and hands each whole datagram of its reply, unparsed,
     /// to `on_datagram` with the request's sequence number, through the
-    /// one that ends the dump. [`process_datagram`] parses them later,
+    /// one that ends the dump. [`process_datagram`](super::process_datagram) parses them later,
     /// possibly on another thread, so parsing overlaps the kernel's work
     /// of filling the next datagram.
     pub fn dump_datagrams(&mut self, req: &Request, on_datagram: &mut dyn FnMut(u32, &[u8])) -> Result<()> {
