@@ -252,7 +252,7 @@ fn show_sections_and_filters() {
     let all = json_of(&["show", "-t", &pid, "--json"]);
     assert_eq!(
         keys(&all),
-        ["addresses", "links", "mounts", "namespaces", "routes", "sockets", "userns"],
+        ["addresses", "ipc", "links", "mounts", "namespaces", "routes", "sockets", "time", "userns", "uts"],
         "every section by default"
     );
     let net = all["namespaces"].as_array().unwrap().iter().find(|n| n["kind"] == "net" && n["type"] == "root").unwrap();
@@ -619,4 +619,79 @@ fn network_sections_print_what_ip_prints() {
     assert_eq!((&route["dev"], &route["metric"], &route["protocol"]), (&"vB".into(), &7.into(), &"boot".into()));
     let addr = doc["addresses"].as_array().unwrap().iter().find(|a| a["local"] == "fd00:77::1").unwrap();
     assert_eq!((&addr["ifname"], &addr["prefixlen"], &addr["family"]), (&"vA".into(), &64.into(), &"inet6".into()));
+}
+
+// ---- uts, time and ipc ----
+
+/// `unshare` running a shell as pid 1 of new pid, mount, uts, ipc and
+/// time namespaces (monotonic clock 500 s ahead), which names itself
+/// with `NAME PID` lines before it sleeps; killed with its tree on drop.
+struct Unshared {
+    child: Child,
+    root: i32,
+}
+
+impl Unshared {
+    fn start(script: &str) -> Unshared {
+        let full = format!("{script}\nread hostpid rest </proc/self/stat; echo root $hostpid; exec sleep 1000");
+        let mut child = Command::new("unshare")
+            .args(["--fork", "--pid", "--mount", "--uts", "--ipc", "--time", "--monotonic", "500", "--propagation", "private"])
+            .args(["--kill-child", "sh", "-c", &full])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("unshare is installed (util-linux)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let root = line.trim().strip_prefix("root ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{line:?}"));
+        Unshared { child, root }
+    }
+}
+
+impl Drop for Unshared {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nsenter(pid: i32, flag: &str, cmd: &[&str]) -> String {
+    let out = Command::new("nsenter").args(["-t", &pid.to_string(), flag]).args(cmd).output().unwrap();
+    assert!(out.status.success(), "nsenter {flag} {cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn show_uts_time_and_ipc_as_the_namespaces_have_them() {
+    let tree = Unshared::start(
+        "hostname criurs-show-uts; domainname \"$(printf 'dom\\033[31m')\"; ipcmk -M 8192 >/dev/null; ipcmk -Q >/dev/null; ipcmk -S 3 >/dev/null",
+    );
+    let pid = tree.root.to_string();
+    let doc = json_of(&["show", "-t", &pid, "--json", "--uts", "--time", "--ipc"]);
+    let uts = doc["uts"].as_array().unwrap();
+    assert_eq!(uts.len(), 1, "{doc}");
+    assert_eq!(uts[0]["nodename"], nsenter(tree.root, "-u", &["hostname"]).trim());
+    assert_eq!(uts[0]["domainname"], "dom\u{1b}[31m");
+    // The namespace's clock runs 500 s ahead of ours (within the time
+    // between the reads).
+    let time = doc["time"].as_array().unwrap();
+    assert_eq!(time.len(), 1, "{doc}");
+    let ours = std::fs::read_to_string("/proc/uptime").unwrap();
+    let mono = time[0]["monotonic"]["tv_sec"].as_u64().unwrap();
+    let up: f64 = ours.split_whitespace().next().unwrap().parse().unwrap();
+    assert!((mono as f64 - up - 500.0).abs() < 30.0, "monotonic {mono} s against uptime {up} s + 500");
+    let ipc = &doc["ipc"].as_array().unwrap()[0];
+    let shmid: Vec<String> = nsenter(tree.root, "-i", &["ipcs", "-m"]).lines().filter(|l| l.starts_with("0x")).map(str::to_string).collect();
+    assert_eq!(shmid.len(), 1);
+    assert_eq!(ipc["shm"][0]["size"], 8192);
+    assert_eq!(ipc["shm"][0]["desc"]["id"].to_string(), shmid[0].split_whitespace().nth(1).unwrap());
+    assert_eq!((ipc["msg"][0]["qnum"].as_u64(), ipc["sem"][0]["nsems"].as_u64()), (Some(0), Some(3)));
+
+    // The text view, the target's names escaped.
+    let (code, out, err) = run(&["show", "-t", &pid, "--uts", "--ipc"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nodename criurs-show-uts domainname dom\\x1b[31m"), "{out}");
+    assert!(!out.contains('\u{1b}'), "no escape byte reaches the terminal");
+    assert!(out.contains("1 segment, 1 queue, 1 semaphore set"), "{out}");
+    // Nothing read was consumed: the queue and segment are still there.
+    assert_eq!(nsenter(tree.root, "-i", &["ipcs", "-m"]).lines().filter(|l| l.starts_with("0x")).count(), 1);
 }

@@ -42,6 +42,7 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
     for id in filter.net_config_namespaces(ctx)? {
         nets.push(ctx.net_config(id)?);
     }
+    let images = if filter.sections().any(|s| s.is_namespace_image()) { Some(ctx.namespace_images()?) } else { None };
 
     let mut ser = serde_json::Serializer::with_formatter(&mut *out, Lines::default());
     let mut doc = ser.serialize_map(None).map_err(io::Error::from)?;
@@ -86,6 +87,18 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
                         t.iter().filter(|sk| filter.socket(sk)).map(move |sk| SocketView { ns_id, sk })
                     })
                 }),
+            ),
+            Section::Uts => doc.serialize_entry(
+                key,
+                &Seq(|| images.into_iter().flat_map(|i| i.uts.iter()).filter(|(id, _)| filter.ns(**id)).map(|(&ns_id, u)| UtsView { ns_id, u })),
+            ),
+            Section::Time => doc.serialize_entry(
+                key,
+                &Seq(|| images.into_iter().flat_map(|i| i.time.iter()).filter(|(id, _)| filter.ns(**id)).map(|(&id, c)| TimeView { id, c })),
+            ),
+            Section::Ipc => doc.serialize_entry(
+                key,
+                &Seq(|| images.into_iter().flat_map(|i| i.ipc.iter()).filter(|(id, _)| filter.ns(**id)).map(|(&ns_id, ipc)| IpcView { ns_id, ipc })),
             ),
         };
         written.map_err(io::Error::from)?;
@@ -160,6 +173,121 @@ fn bytes_entry<M: SerializeMap>(m: &mut M, key: &'static str, hex_key: &'static 
             m.serialize_entry(key, &String::from_utf8_lossy(bytes))?;
             m.serialize_entry(hex_key, &Hex(bytes))
         }
+    }
+}
+
+/// utsns-N.img's fields.
+struct UtsView<'a> {
+    ns_id: u32,
+    u: &'a criurs::nsimg::uts::Uts,
+}
+
+impl Serialize for UtsView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("ns_id", &self.ns_id)?;
+        bytes_entry(&mut m, "nodename", "nodename_hex", &self.u.nodename)?;
+        bytes_entry(&mut m, "domainname", "domainname_hex", &self.u.domainname)?;
+        m.end()
+    }
+}
+
+/// timens-N.img's clocks, as crit names them.
+struct TimeView<'a> {
+    id: u32,
+    c: &'a criurs::nsimg::time::Clocks,
+}
+
+impl Serialize for TimeView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("ns_id", &self.id)?;
+        for (key, t) in [("monotonic", self.c.monotonic), ("boottime", self.c.boottime)] {
+            m.serialize_entry(key, &Clock(t))?;
+        }
+        m.end()
+    }
+}
+
+struct Clock(criurs::nsimg::time::Timespec);
+
+impl Serialize for Clock {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("tv_sec", &self.0.sec)?;
+        m.serialize_entry("tv_nsec", &self.0.nsec)?;
+        m.end()
+    }
+}
+
+/// An ipc namespace: ipcns-var's sysctls and each object's descriptor.
+struct IpcView<'a> {
+    ns_id: u32,
+    ipc: &'a criurs::nsimg::ipc::IpcNamespace,
+}
+
+struct DescView<'a>(&'a criurs::nsimg::ipc::IpcDesc);
+
+impl Serialize for DescView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let d = self.0;
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("key", &d.key)?;
+        m.serialize_entry("uid", &d.uid)?;
+        m.serialize_entry("gid", &d.gid)?;
+        m.serialize_entry("cuid", &d.cuid)?;
+        m.serialize_entry("cgid", &d.cgid)?;
+        m.serialize_entry("mode", &d.mode)?;
+        m.serialize_entry("id", &d.id)?;
+        m.end()
+    }
+}
+
+impl Serialize for IpcView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Shm<'a>(&'a criurs::nsimg::ipc::ShmSegment);
+        impl Serialize for Shm<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("desc", &DescView(&self.0.desc))?;
+                m.serialize_entry("size", &self.0.size)?;
+                m.end()
+            }
+        }
+        struct Msq<'a>(&'a criurs::nsimg::ipc::MsgQueue);
+        impl Serialize for Msq<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("desc", &DescView(&self.0.desc))?;
+                m.serialize_entry("qbytes", &self.0.qbytes)?;
+                m.serialize_entry("qnum", &self.0.messages.len())?;
+                m.end()
+            }
+        }
+        struct Sem<'a>(&'a criurs::nsimg::ipc::SemSet);
+        impl Serialize for Sem<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("desc", &DescView(&self.0.desc))?;
+                m.serialize_entry("nsems", &self.0.values.len())?;
+                m.serialize_entry("values", &self.0.values)?;
+                m.end()
+            }
+        }
+        let (ipc, v) = (self.ipc, &self.ipc.var);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("ns_id", &self.ns_id)?;
+        m.serialize_entry("sem_ctls", &v.sem_ctls)?;
+        m.serialize_entry("msg_ctlmax", &v.msg_ctlmax)?;
+        m.serialize_entry("msg_ctlmnb", &v.msg_ctlmnb)?;
+        m.serialize_entry("msg_ctlmni", &v.msg_ctlmni)?;
+        m.serialize_entry("shm_ctlmax", &v.shm_ctlmax)?;
+        m.serialize_entry("shm_ctlall", &v.shm_ctlall)?;
+        m.serialize_entry("shm_ctlmni", &v.shm_ctlmni)?;
+        m.serialize_entry("shm", &Seq(|| ipc.shm.iter().map(Shm)))?;
+        m.serialize_entry("msg", &Seq(|| ipc.msg.iter().map(Msq)))?;
+        m.serialize_entry("sem", &Seq(|| ipc.sem.iter().map(Sem)))?;
+        m.end()
     }
 }
 

@@ -24,12 +24,25 @@ pub enum Section {
     Addresses,
     Routes,
     Sockets,
+    Uts,
+    Time,
+    Ipc,
 }
 
 impl Section {
     /// Every section, in the order they print.
-    pub const ALL: [Section; 7] =
-        [Section::Namespaces, Section::Userns, Section::Mounts, Section::Links, Section::Addresses, Section::Routes, Section::Sockets];
+    pub const ALL: [Section; 10] = [
+        Section::Namespaces,
+        Section::Userns,
+        Section::Mounts,
+        Section::Links,
+        Section::Addresses,
+        Section::Routes,
+        Section::Sockets,
+        Section::Uts,
+        Section::Time,
+        Section::Ipc,
+    ];
 
     /// The `--NAME` flag and the JSON key.
     pub fn name(self) -> &'static str {
@@ -41,6 +54,9 @@ impl Section {
             Section::Addresses => "addresses",
             Section::Routes => "routes",
             Section::Sockets => "sockets",
+            Section::Uts => "uts",
+            Section::Time => "time",
+            Section::Ipc => "ipc",
         }
     }
 
@@ -53,7 +69,15 @@ impl Section {
             Section::Addresses => "Show addresses of network links, per network namespace (like ip -br addr)",
             Section::Routes => "Show routes of table main, per network namespace (like ip route; ip -6 route)",
             Section::Sockets => "Show sockets, one table per network namespace (like ss -a)",
+            Section::Uts => "Show host and domain names of the tree's uts namespaces (utsns-N.img)",
+            Section::Time => "Show the clocks of the tree's time namespaces (timens-N.img; 0: the caller's)",
+            Section::Ipc => "Show SysV ipc of the tree's ipc namespaces: sysctls, segments, queues, semaphores (ipcns-*-N.img)",
         }
+    }
+
+    /// Read with the namespace images (`Context::read_namespaces`).
+    pub fn is_namespace_image(self) -> bool {
+        matches!(self, Section::Uts | Section::Time | Section::Ipc)
     }
 
     /// Read from a network namespace's configuration (rtnetlink).
@@ -342,8 +366,14 @@ impl Filter {
 pub fn collect(ctx: &mut Context, filter: &Filter) -> Result<()> {
     ctx.collect_namespaces(false)?;
     filter.check(ctx)?;
+    if filter.sections().any(|s| s.is_namespace_image()) {
+        // Reads each net namespace's configuration too, as a dump does.
+        ctx.read_namespaces()?;
+    }
     for id in filter.net_config_namespaces(ctx)? {
-        ctx.collect_net_config(id)?;
+        if ctx.net_config(id).is_err() {
+            ctx.collect_net_config(id)?;
+        }
     }
     for id in filter.socket_namespaces(ctx)? {
         ctx.collect_sockets(id)?;

@@ -57,6 +57,71 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
                     sockets(ctx, filter, id, out)?;
                 }
             }
+            Section::Uts => {
+                for (&id, u) in ctx.namespace_images()?.uts.iter().filter(|(id, _)| filter.ns(**id)) {
+                    gap(out, &mut first)?;
+                    writeln!(out, "UTS NAMESPACE {id}: nodename {} domainname {}", Esc(&u.nodename), Esc(&u.domainname))?;
+                }
+            }
+            Section::Time => {
+                for (&id, c) in ctx.namespace_images()?.time.iter().filter(|(id, _)| filter.ns(**id)) {
+                    gap(out, &mut first)?;
+                    let whose = if id == 0 { "the caller's clocks (timens-0)".to_string() } else { format!("TIME NAMESPACE {id}") };
+                    writeln!(
+                        out,
+                        "{whose}: monotonic {}.{:09} s, boottime {}.{:09} s",
+                        c.monotonic.sec, c.monotonic.nsec, c.boottime.sec, c.boottime.nsec
+                    )?;
+                }
+            }
+            Section::Ipc => {
+                for (&id, ipc) in ctx.namespace_images()?.ipc.iter().filter(|(id, _)| filter.ns(**id)) {
+                    gap(out, &mut first)?;
+                    ipc_namespace(id, ipc, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One ipc namespace: its sysctls, then each SysV object (as `ipcs`).
+fn ipc_namespace(id: u32, ipc: &criurs::nsimg::ipc::IpcNamespace, out: &mut impl Write) -> Result<(), Failure> {
+    let v = &ipc.var;
+    writeln!(
+        out,
+        "IPC NAMESPACE {id}: {}, {}, {}",
+        crate::count(ipc.shm.len(), "segment"),
+        crate::count(ipc.msg.len(), "queue"),
+        crate::count(ipc.sem.len(), "semaphore set")
+    )?;
+    let [semmsl, semmns, semopm, semmni] = v.sem_ctls;
+    writeln!(
+        out,
+        "  kernel.msgmax {} msgmnb {} msgmni {} shmmax {} shmall {} shmmni {} sem {semmsl} {semmns} {semopm} {semmni}",
+        v.msg_ctlmax, v.msg_ctlmnb, v.msg_ctlmni, v.shm_ctlmax, v.shm_ctlall, v.shm_ctlmni
+    )?;
+    if !ipc.shm.is_empty() {
+        writeln!(out, "  {:<4} {:>10} {:>10} {:>6} {:>8} {:>12}", "SHM", "KEY", "ID", "MODE", "UID", "BYTES")?;
+        for s in &ipc.shm {
+            writeln!(out, "  {:<4} {:#010x} {:>10} {:>6o} {:>8} {:>12}", "", s.desc.key, s.desc.id, s.desc.mode, s.desc.uid, s.size)?;
+        }
+    }
+    if !ipc.msg.is_empty() {
+        writeln!(out, "  {:<4} {:>10} {:>10} {:>6} {:>8} {:>12} {:>8}", "MSQ", "KEY", "ID", "MODE", "UID", "QBYTES", "MESSAGES")?;
+        for q in &ipc.msg {
+            writeln!(
+                out,
+                "  {:<4} {:#010x} {:>10} {:>6o} {:>8} {:>12} {:>8}",
+                "", q.desc.key, q.desc.id, q.desc.mode, q.desc.uid, q.qbytes, q.messages.len()
+            )?;
+        }
+    }
+    if !ipc.sem.is_empty() {
+        writeln!(out, "  {:<4} {:>10} {:>10} {:>6} {:>8}  VALUES", "SEM", "KEY", "ID", "MODE", "UID")?;
+        for set in &ipc.sem {
+            let values: Vec<String> = set.values.iter().map(u16::to_string).collect();
+            writeln!(out, "  {:<4} {:#010x} {:>10} {:>6o} {:>8}  {}", "", set.desc.key, set.desc.id, set.desc.mode, set.desc.uid, values.join(" "))?;
         }
     }
     Ok(())
