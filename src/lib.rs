@@ -240,14 +240,24 @@ impl Context {
         let all = collectors == Collectors::All;
         // Without the dump (the mount-only step) the user collector only
         // reads maps: the mount rules need the root's.
-        let images = if for_dump && all { self.images_dir.as_ref().map(|fd| fd.as_fd()) } else { None };
-        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images)?;
+        // What CRIU writes while it collects (userns-N, pidns-N) is staged
+        // and named only once every collector succeeded: a failed
+        // collection leaves no image of it.
+        let mut images = match (&self.images_dir, for_dump && all) {
+            (Some(dir), true) => Some(image::Batch::new(dir.as_fd())?),
+            _ => None,
+        };
+        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images.as_mut())?;
         let mnt = mount::collect_mnt_namespaces(&self.proc, &namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(&namespaces))?;
         let net = if all { net::collect_net_namespaces(&self.proc, &namespaces, &self.log, for_dump)? } else { Default::default() };
-        if let Some(dir) = images {
+        if let Some(batch) = images.as_mut() {
             for (ns_id, key) in ns::pidns::external_pid_namespaces(&namespaces, &self.externals) {
-                ns::pidns::write_image(dir, ns_id, key)?;
-                self.log.info("ns", format_args!("wrote {}: external pid namespace", ns::pidns::image_name(ns_id)));
+                batch.add(&ns::pidns::image_name(ns_id), &ns::pidns::encode(key))?;
+            }
+        }
+        if let Some(batch) = images {
+            for name in batch.commit()? {
+                self.log.info("ns", format_args!("wrote {name}"));
             }
         }
         self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() });
@@ -725,5 +735,33 @@ mod tests {
         assert_eq!(Context::new(0).unwrap_err().errno(), libc::EINVAL);
         assert_eq!(Context::new(-1).unwrap_err().errno(), libc::EINVAL);
         assert_eq!(Context::new(i32::MAX).unwrap_err().errno(), libc::ESRCH);
+    }
+
+    #[test]
+    fn a_collection_for_a_dump_that_fails_leaves_no_image_of_it() {
+        crate::needs_root!();
+        // A root in its own user and mount namespaces (CRIU dumps the user
+        // namespace while it collects), whose mounts CRIU refuses: a bind
+        // of a tmpfs subdirectory whose tmpfs is mounted nowhere.
+        let script = "read p r </proc/self/stat; mkdir -p /tmp/criurs-fail-a /tmp/criurs-fail-b; \
+            mount -t tmpfs fail /tmp/criurs-fail-a && mkdir /tmp/criurs-fail-a/sub && \
+            mount --bind /tmp/criurs-fail-a/sub /tmp/criurs-fail-b && umount -l /tmp/criurs-fail-a && \
+            echo root $p && echo ready && read x";
+        let tree = crate::testing::LiveTree::start(
+            &format!("exec unshare --user --map-root-user --mount --propagation private sh -c '{script}'"),
+            &["root"],
+        );
+        let d = crate::testing::temp_dir("collect-fails");
+        let mut ctx = Context::new(tree.pid("root")).unwrap();
+        ctx.set_images_dir(&d).unwrap();
+        let e = ctx.collect_namespaces(true).unwrap_err();
+        assert!(e.message().contains("proper root mount"), "{e}");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "the user namespace was checked, then nothing was named");
+        // Without the refusal the same collection writes the user namespace.
+        ctx.collect_namespaces(false).unwrap();
+        assert!(ctx.dumped_user_ns().is_none());
+        std::fs::remove_dir_all(&d).unwrap();
+        let _ = std::fs::remove_dir("/tmp/criurs-fail-a");
+        let _ = std::fs::remove_dir("/tmp/criurs-fail-b");
     }
 }

@@ -293,9 +293,13 @@ pub fn image_name(ns_id: u32) -> String {
     format!("userns-{ns_id}.img")
 }
 
+/// The bytes of `userns-N.img` for `maps`.
+pub fn encode(maps: &IdMaps) -> Vec<u8> {
+    image::encode(USERNS_MAGIC, &[maps.to_entry()])
+}
+
 pub fn write_image(dir: BorrowedFd<'_>, ns_id: u32, maps: &IdMaps) -> Result<()> {
-    let bytes = image::encode(USERNS_MAGIC, &[maps.to_entry()]);
-    image::write_file(dir, &image_name(ns_id), &bytes)
+    image::write_file(dir, &image_name(ns_id), &encode(maps))
 }
 
 /// Reads `userns-<ns_id>.img` back.
@@ -338,7 +342,7 @@ pub fn collect_user_namespaces(
     table: &NsTable,
     log: &Logger,
     for_dump: bool,
-    images_dir: Option<BorrowedFd<'_>>,
+    images: Option<&mut image::Batch>,
 ) -> Result<UserNamespaces> {
     let mut out = UserNamespaces::default();
     for ns in table.walk(NsKind::User) {
@@ -349,10 +353,10 @@ pub fn collect_user_namespaces(
         return Ok(out);
     }
     let root = table.root_ns(NsKind::User).ok_or_else(|| Error::new(libc::ESRCH, "the tree root has no user namespace"))?;
-    let dir = images_dir.ok_or_else(|| Error::invalid("dumping a user namespace needs an images directory"))?;
+    let batch = images.ok_or_else(|| Error::invalid("dumping a user namespace needs an images directory"))?;
     let maps = &out.maps[&root.id];
     check_user_ns(proc, root.pid, maps, Some(table))?;
-    write_image(dir, root.id, maps)?;
+    batch.add(&image_name(root.id), &encode(maps))?;
     out.dumped = Some(root.id);
     log.info("userns", format_args!("dumped user namespace {} of pid {}", root.id, root.pid));
     for other in table.walk(NsKind::User).iter().filter(|n| n.id != root.id) {
@@ -453,8 +457,9 @@ mod tests {
         let proc = ProcRoot::default();
         let tree = crate::pstree::collect_tree(&proc, pid, &Logger::default()).unwrap();
         let table = NsTable::build(&proc, &tree, &Logger::default()).unwrap();
-        let user = collect_user_namespaces(&proc, &table, &Logger::default(), true, Some(std::os::fd::AsFd::as_fd(&dir)))
-            .unwrap();
+        let mut batch = image::Batch::new(std::os::fd::AsFd::as_fd(&dir)).unwrap();
+        let user = collect_user_namespaces(&proc, &table, &Logger::default(), true, Some(&mut batch)).unwrap();
+        assert_eq!(batch.commit().unwrap(), [image_name(table.root_ns(NsKind::User).unwrap().id)]);
         let root = table.root_ns(NsKind::User).unwrap();
         let want = vec![ext(0, 100000, 10), ext(10, 200000, 5), ext(100, 300000, 1000)];
         assert_eq!(user.maps[&root.id].uid_map, want);

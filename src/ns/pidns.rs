@@ -2,8 +2,6 @@
 //! each one declared external) and the rule of `dump_namespaces` that a
 //! tree in its own pid namespace is dumped from that namespace's init.
 
-use std::os::fd::BorrowedFd;
-
 use crate::error::{Error, Result};
 use crate::external::Externals;
 use crate::image::{self, pb};
@@ -48,10 +46,9 @@ pub fn check_root_is_init(proc: &ProcRoot, table: &NsTable, root_pid: i32, exter
     ))
 }
 
-/// Writes `pidns-<ns_id>.img` with the external's key.
-pub fn write_image(dir: BorrowedFd<'_>, ns_id: u32, key: &[u8]) -> Result<()> {
-    let entry = pb::PidnsEntry { ext_key: Some(key.to_vec()) };
-    image::write_file(dir, &image_name(ns_id), &image::encode(PIDNS_MAGIC, &[entry]))
+/// The bytes of a `pidns-N.img` with the external's key.
+pub fn encode(key: &[u8]) -> Vec<u8> {
+    image::encode(PIDNS_MAGIC, &[pb::PidnsEntry { ext_key: Some(key.to_vec()) }])
 }
 
 #[cfg(test)]
@@ -60,8 +57,7 @@ mod tests {
 
     #[test]
     fn image_is_criu_framing_with_the_key() {
-        let entry = pb::PidnsEntry { ext_key: Some(b"host".to_vec()) };
-        let bytes = image::encode(PIDNS_MAGIC, &[entry]);
+        let bytes = encode(b"host");
         // IMG_COMMON_MAGIC, PIDNS_MAGIC, length 6, field 1 (bytes) "host".
         assert_eq!(
             bytes,
