@@ -14,6 +14,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -279,6 +280,31 @@ int main(void)
 	ok(criurs_collect_namespaces(ctx, false) == 0 && criurs_task_ids_count(ctx, &n) == 0 && n == 0,
 	   "after a new collection: no ids until read again");
 	ok(criurs_read_namespaces(ctx) == 0 && criurs_task_ids_count(ctx, &n) == 0 && n == 1, "read again, nothing written");
+	criurs_ctx_free(ctx);
+
+	/* criurs_dump: the whole dump as one transaction. A directory planted
+	 * at the ids image (named last) fails it with nothing of it left, and
+	 * the context keeps no collection. */
+	ok(criurs_dump(NULL) == -EINVAL, "criurs_dump(NULL): -EINVAL");
+	clean_dir(dir);
+	ok(criurs_ctx_new(c, &ctx) == 0, "a new context for the child");
+	ok(criurs_dump(ctx) == -EINVAL && strstr(criurs_ctx_last_error(ctx), "images directory"),
+	   "criurs_dump without an images dir: %s", criurs_ctx_last_error(ctx));
+	ok(criurs_ctx_set_images_dir(ctx, dir) == 0, "images dir set");
+	rc = criurs_dump(ctx);
+	int whole = count_files(dir);
+	snprintf(name, sizeof(name), "ids-%d.img", c);
+	ok(rc == 0 && whole >= 7 && crit_ok(dir, name, "\"vm_id\": 2"), "criurs_dump: %d, %d images %s", rc, whole,
+	   criurs_ctx_last_error(ctx));
+	clean_dir(dir);
+	char planted[600];
+	snprintf(planted, sizeof(planted), "%s/%s", dir, name);
+	ok(mkdir(planted, 0700) == 0, "a directory planted at %s", name);
+	rc = criurs_dump(ctx);
+	ok(rc < 0 && strstr(criurs_ctx_last_error(ctx), name) && count_files(dir) == 1, "refused, nothing left: %d %s", rc,
+	   criurs_ctx_last_error(ctx));
+	ok(criurs_task_ids_count(ctx, &n) == -ENODATA, "no collection kept after a failed dump");
+	rmdir(planted);
 	criurs_ctx_free(ctx);
 
 	/* The helper: its children's time namespace is not its own. CRIU

@@ -736,6 +736,16 @@ int criurs_net_rule_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t ind
 // task).
 int criurs_collect_namespaces(struct criurs_ctx *ctx, bool for_dump);
 
+// The whole dump criurs does for the tree, as one transaction, in CRIU
+// 4.2's order: criurs_collect_namespaces(ctx, true) (userns-N.img,
+// pidns-N.img), every mount namespace CRIU writes (mountpoints-N.img),
+// then what criurs_dump_namespaces writes. Every image is staged and
+// named only when all are written: on failure no image of this call is
+// left under its final name, and the context keeps no collection.
+// Needs an images directory. Returns 0 or -errno as the steps do
+// (-EINVAL: no images directory).
+int criurs_dump(struct criurs_ctx *ctx);
+
 // Writes the number of namespaces in the table to `*out`.
 // -ENODATA before a successful criurs_collect_namespaces.
 int criurs_ns_count(const struct criurs_ctx *ctx, size_t *out);

@@ -223,6 +223,31 @@ impl Context {
     }
 
     fn collect(&mut self, for_dump: bool, collectors: Collectors) -> Result<()> {
+        // What CRIU writes while it collects (userns-N, pidns-N) is staged
+        // and named only once every collector succeeded: a failed
+        // collection leaves no image of it.
+        let mut images = match (&self.images_dir, for_dump && collectors == Collectors::All) {
+            (Some(dir), true) => Some(image::Batch::new(dir.as_fd())?),
+            _ => None,
+        };
+        self.collect_staged(for_dump, collectors, images.as_mut())?;
+        if let Some(batch) = images {
+            self.commit(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Names every image staged in `batch`; a failure takes all back.
+    fn commit(&self, batch: image::Batch) -> Result<Vec<String>> {
+        let names = batch.commit()?;
+        for name in &names {
+            self.log.info("image", format_args!("wrote {name}"));
+        }
+        Ok(names)
+    }
+
+    /// The collection, staging what a dump writes into `images`.
+    fn collect_staged(&mut self, for_dump: bool, collectors: Collectors, mut images: Option<&mut image::Batch>) -> Result<()> {
         // Nothing from before survives a collection, failed or not.
         self.collected = None;
         self.loose_user = Default::default();
@@ -240,24 +265,12 @@ impl Context {
         let all = collectors == Collectors::All;
         // Without the dump (the mount-only step) the user collector only
         // reads maps: the mount rules need the root's.
-        // What CRIU writes while it collects (userns-N, pidns-N) is staged
-        // and named only once every collector succeeded: a failed
-        // collection leaves no image of it.
-        let mut images = match (&self.images_dir, for_dump && all) {
-            (Some(dir), true) => Some(image::Batch::new(dir.as_fd())?),
-            _ => None,
-        };
-        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images.as_mut())?;
+        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images.as_deref_mut())?;
         let mnt = mount::collect_mnt_namespaces(&self.proc, &namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(&namespaces))?;
         let net = if all { net::collect_net_namespaces(&self.proc, &namespaces, &self.log, for_dump)? } else { Default::default() };
-        if let Some(batch) = images.as_mut() {
+        if let Some(batch) = images {
             for (ns_id, key) in ns::pidns::external_pid_namespaces(&namespaces, &self.externals) {
                 batch.add(&ns::pidns::image_name(ns_id), &ns::pidns::encode(key))?;
-            }
-        }
-        if let Some(batch) = images {
-            for name in batch.commit()? {
-                self.log.info("ns", format_args!("wrote {name}"));
             }
         }
         self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() });
@@ -467,6 +480,37 @@ impl Context {
         Ok(())
     }
 
+    fn stage_mnt_ns(&self, ns_id: u32, batch: &mut image::Batch) -> Result<()> {
+        let ns = self.mount_namespace(ns_id)?;
+        batch.add(&mount::image::image_name(ns_id), &mount::image::encode_namespace(ns))
+    }
+
+    /// The whole of what criurs writes for a dump of the tree, as one
+    /// transaction, in CRIU 4.2's order: the collection (`userns-N`,
+    /// `pidns-N`), each mount namespace CRIU writes
+    /// ([`Context::mount_namespaces_to_dump`]), then what
+    /// [`Context::dump_namespaces`] writes. Every image is staged and
+    /// named only when all are written: on failure no image of this call
+    /// carries its final name, and the context keeps no collection (as a
+    /// failed [`Context::collect_namespaces`]). Returns the names written.
+    pub fn dump(&mut self) -> Result<Vec<String>> {
+        let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
+        let mut batch = image::Batch::new(dir.as_fd())?;
+        let written = self.stage_dump(&mut batch).and_then(|()| self.commit(batch));
+        if written.is_err() {
+            self.collected = None;
+        }
+        written
+    }
+
+    fn stage_dump(&mut self, batch: &mut image::Batch) -> Result<()> {
+        self.collect_staged(true, Collectors::All, Some(batch))?;
+        for ns_id in self.mount_namespaces_to_dump()? {
+            self.stage_mnt_ns(ns_id, batch)?;
+        }
+        self.stage_namespaces(batch)
+    }
+
     /// Reads mountpoints-<ns_id>.img back from the images directory.
     pub fn read_mnt_image(&self, ns_id: u32) -> Result<Vec<image::pb::MntEntry>> {
         let name = mount::image::image_name(ns_id);
@@ -640,6 +684,14 @@ impl Context {
     /// getters.
     pub fn dump_namespaces(&mut self) -> Result<Vec<String>> {
         let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
+        let mut batch = image::Batch::new(dir.as_fd())?;
+        self.stage_namespaces(&mut batch)?;
+        let names = self.commit(batch)?;
+        self.log.info("nsimg", format_args!("wrote {} namespace and ids images", names.len()));
+        Ok(names)
+    }
+
+    fn stage_namespaces(&mut self, batch: &mut image::Batch) -> Result<()> {
         let c = self.collected()?;
         nsimg::check_dump(&self.proc, &c.namespaces, self.root_pid, &self.externals)?;
         let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), true, &self.log)?;
@@ -650,10 +702,11 @@ impl Context {
             let config = self.read_net_config(ns_id, true)?;
             images.extend(config.images()?.into_iter().map(|(name, bytes)| nsimg::Image { name, bytes }));
         }
-        let names = nsimg::write_all(dir.as_fd(), &images)?;
-        self.log.info("nsimg", format_args!("wrote {} namespace and ids images", names.len()));
+        for img in &images {
+            batch.add(&img.name, &img.bytes)?;
+        }
         self.collected.as_mut().expect("checked above").nsimg = read;
-        Ok(names)
+        Ok(())
     }
 
     /// What the last `read_namespaces` or `dump_namespaces` read (-ENODATA

@@ -313,6 +313,27 @@ fn dump_summary_counts_what_it_wrote() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// One dump is one transaction: an image that cannot be named at the end
+/// (a directory planted at `ids-1.img`, the last kind written) leaves none
+/// of the images staged before it (userns-N, mountpoints-N, ...).
+#[test]
+fn failed_dump_leaves_no_image_of_it() {
+    needs_root!();
+    let sb = Sandbox::start("planted");
+    let dir = sb.base.with_extension("planted");
+    std::fs::create_dir_all(dir.join("ids-1.img")).unwrap();
+    let (code, out, err) = run(&["dump", "-t", &sb.pid.to_string(), "-D", dir.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("ids-1.img"), "the error names the image: {err}");
+    let left: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left, ["ids-1.img"], "only the planted directory is left");
+    std::fs::remove_dir(dir.join("ids-1.img")).unwrap();
+    let (code, out, err) = run(&["dump", "-t", &sb.pid.to_string(), "-D", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l.ends_with("/ids-1.img")) && out.lines().any(|l| l.contains("/userns-")), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // ---- hostile names and paths ----
 
 /// A forked child in new namespaces that has made what `setup` makes and

@@ -55,6 +55,19 @@ pub extern "C" fn criurs_collect_namespaces(ctx: *mut criurs_ctx, for_dump: bool
     with_ctx(ctx, |ctx| ctx.collect_namespaces(for_dump))
 }
 
+/// The whole dump criurs does for the tree, as one transaction, in CRIU
+/// 4.2's order: criurs_collect_namespaces(ctx, true) (userns-N.img,
+/// pidns-N.img), every mount namespace CRIU writes (mountpoints-N.img),
+/// then what criurs_dump_namespaces writes. Every image is staged and
+/// named only when all are written: on failure no image of this call is
+/// left under its final name, and the context keeps no collection.
+/// Needs an images directory. Returns 0 or -errno as the steps do
+/// (-EINVAL: no images directory).
+#[no_mangle]
+pub extern "C" fn criurs_dump(ctx: *mut criurs_ctx) -> c_int {
+    with_ctx(ctx, |ctx| ctx.dump().map(|_| ()))
+}
+
 /// Writes the number of namespaces in the table to `*out`.
 /// -ENODATA before a successful criurs_collect_namespaces.
 #[no_mangle]

@@ -9,7 +9,8 @@
 //!
 //! Everything is read first ([`read_namespaces`]), into plain values the
 //! context keeps for `show` and the C accessors; then encoded
-//! ([`NsImages::images`]) and written all or nothing ([`write_all`]).
+//! ([`NsImages::images`]) and staged by the context in one image batch,
+//! written all or nothing.
 //! Work inside a namespace runs on a short-lived thread (uts, ipc); the
 //! time namespace's clocks come from its offsets (see `time`), so the
 //! caller never moves.
@@ -26,7 +27,7 @@ mod ipc_sys;
 mod live_tests;
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::external::Externals;
@@ -198,17 +199,6 @@ fn not_read(kind: &str, id: u32) -> Error {
     )
 }
 
-/// Writes every image as one `image::Batch`: nothing carries a final name
-/// until all are written, and a failure takes back what the commit
-/// placed, so a failed dump leaves no partial set. Returns the names.
-pub fn write_all(dir: BorrowedFd<'_>, images: &[Image]) -> Result<Vec<String>> {
-    let mut batch = image::Batch::new(dir)?;
-    for img in images {
-        batch.add(&img.name, &img.bytes)?;
-    }
-    batch.commit()
-}
-
 /// Opens the namespace `ns` through its pid and checks it is still that
 /// namespace (the pid may have exited and been reused, or moved).
 pub(crate) fn open_ns_checked(proc: &ProcRoot, ns: &NsEntry) -> Result<OwnedFd> {
@@ -376,21 +366,5 @@ mod tests {
         assert!(e.message().contains("limit"), "{e}");
         let e = ImageReader::new(&bytes[..8], 7, "x.img").unwrap().padded(usize::MAX).unwrap_err();
         assert!(e.message().contains("overflows"), "{e}");
-    }
-
-    #[test]
-    fn write_all_leaves_nothing_when_one_image_fails() {
-        let d = crate::testing::temp_dir("nsimg-all");
-        let dir = image::open_dir(&d).unwrap();
-        let images = vec![
-            Image { name: "a.img".into(), bytes: b"a".to_vec() },
-            Image { name: "b.img".into(), bytes: b"b".to_vec() },
-            Image { name: "../escape.img".into(), bytes: b"c".to_vec() },
-        ];
-        assert_eq!(write_all(dir.as_fd(), &images).unwrap_err().errno(), libc::EINVAL);
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "a.img and b.img removed again");
-        assert_eq!(write_all(dir.as_fd(), &images[..2]).unwrap(), ["a.img", "b.img"]);
-        assert_eq!(std::fs::read(d.join("b.img")).unwrap(), b"b");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

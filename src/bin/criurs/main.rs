@@ -182,23 +182,13 @@ fn run(cli: Cli) -> std::result::Result<(), Failure> {
     }
 }
 
-/// CRIU's order: collect (which dumps the user namespace), then each
-/// mount namespace CRIU writes (not the caller's; none when the root
-/// shares the caller's), then what `dump_namespaces` and the tasks' ids
-/// write (uts, time, ipc, ids-PID). Returns the image names written.
+/// Everything criurs writes for the tree, in CRIU's order, as one
+/// transaction ([`Context::dump`]): a failure leaves no image of it.
 fn dump(ctx: &mut Context, external: &[String]) -> Result<Vec<String>> {
     for spec in external {
         ctx.add_external(spec.as_bytes()).map_err(|e| e.context(format!("--external {spec}")))?;
     }
-    ctx.collect_namespaces(true)?;
-    let mut written: Vec<String> = ctx.dumped_user_ns().into_iter().map(criurs::userns::image_name).collect();
-    let mnt_ids = ctx.mount_namespaces_to_dump()?;
-    for id in mnt_ids {
-        ctx.dump_mnt_ns(id)?;
-        written.push(criurs::mount::image::image_name(id));
-    }
-    written.extend(ctx.dump_namespaces()?);
-    Ok(written)
+    ctx.dump()
 }
 
 #[cfg(test)]
