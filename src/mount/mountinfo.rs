@@ -19,11 +19,6 @@ use super::flags::{self, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
 use super::fstype::{AutoFs, FsType};
 use crate::error::{Error, Result};
 
-/// A line longer than this is refused rather than buffered: the kernel's
-/// longest (three PATH_MAX paths fully escaped plus a page of options)
-/// stays well under it.
-pub const MAX_LINE: usize = 256 * 1024;
-
 /// One mount, with every field of its mountinfo line and the values CRIU
 /// derives from them for its MntEntry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -39,7 +34,9 @@ pub struct MountRecord {
     /// Root of the mount inside its filesystem, decoded, without the
     /// deleted marker.
     pub root: Vec<u8>,
-    /// The root had the `//deleted` (or ` (deleted)`) suffix.
+    /// The root had the `//deleted` suffix the kernel's `dentry_path`
+    /// gives an unlinked root. A root ending in ` (deleted)` is a live
+    /// directory of that name: the kernel never writes that marker here.
     pub deleted: bool,
     /// Mount point as the namespace sees it, decoded: what CRIU writes
     /// (its "./path" minus the dot).
@@ -251,13 +248,16 @@ pub fn same_path_form(path: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Strips CRIU's deleted markers (`strip_deleted`).
+/// Strips the kernel's deleted marker from a root. mountinfo prints a
+/// root with `dentry_path`, which appends `//deleted` to an unlinked
+/// dentry (a live path never has a double slash); ` (deleted)` is what
+/// `d_path` appends in other files, and here only ever a live name, so
+/// it is kept (CRIU's `strip_deleted` takes both for markers).
 fn strip_deleted(root: &mut Vec<u8>) -> bool {
-    for marker in [&b" (deleted)"[..], &b"//deleted"[..]] {
-        if root.len() > marker.len() && root.ends_with(marker) {
-            root.truncate(root.len() - marker.len());
-            return true;
-        }
+    const MARKER: &[u8] = b"//deleted";
+    if root.len() > MARKER.len() && root.ends_with(MARKER) {
+        root.truncate(root.len() - MARKER.len());
+        return true;
     }
     false
 }
@@ -284,9 +284,6 @@ pub fn parse_line(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<Moun
 }
 
 fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountRecord> {
-    if line.len() > MAX_LINE {
-        return Err(Error::malformed(format!("longer than the {MAX_LINE}-byte limit")));
-    }
     let mut fields = line.split(|&b| b == b' ');
     let mut next = |what: &str| -> Result<&[u8]> {
         fields.next().ok_or_else(|| Error::malformed(format!("truncated: no {what}")))
@@ -452,7 +449,7 @@ mod tests {
         // Linux 6.18 escapes space, tab, newline and backslash in all three
         // fields and '#' in the source: a bind of /d<newline>x, deleted, at
         // /tmp/b\s n<newline>l, of a tmpfs named "s#r c<newline>x\y".
-        let line = br"117 95 0:46 /d\012x\040(deleted) /tmp/b\134s\040n\012l rw,relatime - tmpfs s\043r\040c\012x\134y rw";
+        let line = br"117 95 0:46 /d\012x//deleted /tmp/b\134s\040n\012l rw,relatime - tmpfs s\043r\040c\012x\134y rw";
         let r = parse_line(line, 1, &rules()).unwrap();
         assert_eq!((r.root.as_slice(), r.deleted), (&b"/d\nx"[..], true));
         assert_eq!(r.mountpoint, b"/tmp/b\\s n\nl");
@@ -488,9 +485,11 @@ mod tests {
         let r = parse_line(b"8 1 0:9 /gone//deleted /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
         assert!(r.deleted);
         assert_eq!(r.root, b"/gone");
+        // d_path's marker is never mountinfo's: a live directory of that name.
         let r = parse_line(br"8 1 0:9 /x\040(deleted) /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
-        assert!(r.deleted);
-        assert_eq!(r.root, b"/x");
+        assert!(!r.deleted);
+        assert_eq!(r.root, b"/x (deleted)");
+        assert_eq!(r.image_root(), b"/x (deleted)");
         let r = parse_line(b"8 1 0:9 //deleted /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
         assert!(!r.deleted, "the marker alone is not stripped (CRIU needs len > marker)");
     }
@@ -529,12 +528,18 @@ mod tests {
     }
 
     #[test]
-    fn overlong_and_unterminated_lines_are_refused() {
-        let mut long = b"1 2 0:1 / /".to_vec();
-        long.extend(std::iter::repeat_n(b'a', MAX_LINE));
-        long.extend_from_slice(b" rw - tmpfs t rw\n");
-        let e = parse(&long, &rules()).unwrap_err();
-        assert!(e.message().contains("line 1 ") && e.message().contains("limit"), "{}", &e.message()[..200]);
+    fn lines_of_any_length_are_read_and_unterminated_ones_refused() {
+        // The kernel bounds no mountinfo line by PATH_MAX: a mount point
+        // 262 levels of 255 escaped bytes deep is a 267 KB line.
+        let level = format!("/{}", r"\040".repeat(255));
+        let mut long = format!("1 2 0:1 / {} rw - tmpfs t rw", level.repeat(262)).into_bytes();
+        assert!(long.len() > 267_000);
+        let r = parse_line(&long, 1, &rules()).unwrap();
+        assert_eq!(r.mountpoint.len(), 262 * 256);
+        assert!(r.mountpoint.split(|&b| b == b'/').skip(1).all(|p| p == [b' '; 255]));
+        long.truncate(long.len() - 3);
+        let e = parse_line(&long, 7, &rules()).unwrap_err();
+        assert!(e.message().starts_with("line 7 ") && e.message().contains("no super options"), "{}", &e.message()[..200]);
         assert!(e.message().len() < 600, "the line is not copied whole into the error");
         let text = b"1 0 0:1 / / rw - tmpfs t rw\n2 1 0:2 / /a rw - tmpfs t r";
         let e = parse(text, &rules()).unwrap_err();

@@ -896,3 +896,80 @@ fn mnt_externals_match_the_real_path_or_crius_spelling() {
         assert_eq!(image::entry(m).mountpoint, br"/t/a\012b");
     }
 }
+
+/// Issue 16 item 6: the kernel bounds no mountinfo line by PATH_MAX. A
+/// mount 262 directories of 255 spaces deep (each space escaped to four
+/// bytes) is a 267 KB line, collected like any other.
+#[test]
+fn live_mount_with_a_line_longer_than_256_kib_is_collected() {
+    use crate::Context;
+    use std::os::unix::ffi::OsStrExt;
+    crate::needs_root!();
+    // mount -c: util-linux would canonicalize the too-long target; the
+    // kernel resolves "." from the working directory.
+    let script = r#"
+mount -t tmpfs -o size=16m fx-deep "$B"
+cd "$B"
+N=$(printf ' %.0s' $(seq 255))
+for i in $(seq 262); do mkdir "$N"; cd -P "$N"; done
+mount -c -t tmpfs -o size=64k fx-deepest .
+cd /
+"#;
+    let sh = NsShell::start("deep", script);
+    let text = std::fs::read(format!("/proc/{}/mountinfo", sh.pid())).unwrap();
+    let longest = text.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
+    assert!(longest > 262_144, "the kernel's line is {longest} bytes");
+    let mut ctx = Context::new(sh.pid()).unwrap();
+    ctx.collect_namespaces(false).unwrap();
+    let nss = ctx.mount_namespaces().unwrap();
+    let ns = &nss.namespaces()[0];
+    let deep = ns.mounts().iter().find(|m| m.source == b"fx-deepest").expect("the deep mount is collected");
+    let mut want = sh.base.as_os_str().as_bytes().to_vec();
+    for _ in 0..262 {
+        want.push(b'/');
+        want.extend_from_slice(&[b' '; 255]);
+    }
+    assert_eq!(deep.mountpoint, want);
+    let parent = ns.by_mnt_id(deep.parent_mnt_id).unwrap();
+    assert_eq!(parent.source, b"fx-deep");
+}
+
+/// Issue 16 item 10: mountinfo prints a root with `dentry_path`, which
+/// marks an unlinked root `//deleted`; a live directory named
+/// `x (deleted)` is printed as its name. Stat through each mount says
+/// which is which (an unlinked directory has no links), and the records
+/// agree.
+#[test]
+fn live_deleted_roots_are_told_from_directories_named_deleted() {
+    use crate::Context;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    crate::needs_root!();
+    let script = r#"
+mount -t tmpfs -o size=64k fx-del "$B"
+mkdir "$B/x (deleted)" "$B/gone" "$B/m-live" "$B/m-gone"
+mount --bind "$B/x (deleted)" "$B/m-live"
+mount --bind "$B/gone" "$B/m-gone"
+rmdir "$B/gone"
+"#;
+    let sh = NsShell::start("deleted", script);
+    let text = std::fs::read(format!("/proc/{}/mountinfo", sh.pid())).unwrap();
+    let shown = String::from_utf8_lossy(&text).into_owned();
+    assert!(shown.contains(r" /x\040(deleted) ") && shown.contains(" /gone//deleted "), "{shown}");
+    let base = sh.base.as_os_str().as_bytes().to_vec();
+    let at = |suffix: &[u8]| [base.as_slice(), suffix].concat();
+    let through = |suffix: &str| std::fs::metadata(format!("/proc/{}/root{}{suffix}", sh.pid(), sh.base.display())).unwrap();
+    assert!(through("/m-live").nlink() >= 2, "a live directory");
+    assert_eq!(through("/m-gone").nlink(), 0, "an unlinked directory");
+
+    let mut ctx = Context::new(sh.pid()).unwrap();
+    ctx.collect_namespaces(false).unwrap();
+    let ns = &ctx.mount_namespaces().unwrap().namespaces()[0];
+    let live = ns.mounts().iter().find(|m| m.mountpoint == at(b"/m-live")).unwrap();
+    assert_eq!((live.root.as_slice(), live.deleted), (&b"/x (deleted)"[..], false));
+    assert_eq!((live.image_root(), image::entry(live).deleted), (&b"/x (deleted)"[..], None));
+    let gone = ns.mounts().iter().find(|m| m.mountpoint == at(b"/m-gone")).unwrap();
+    assert_eq!((gone.root.as_slice(), gone.deleted), (&b"/gone"[..], true));
+    let entry = image::entry(gone);
+    assert_eq!(entry.deleted, Some(true));
+}
