@@ -372,17 +372,18 @@ pub fn rtnetlink(data: &[u8]) {
 pub fn nfnetlink(data: &[u8]) {
     let Some((sel, datagram)) = split_selector(data) else { return };
     let kind = netlink::netfilter::ALL[sel as usize % netlink::netfilter::ALL.len()];
-    let (mut raw, mut count) = (Vec::new(), 0usize);
+    // Conntrack images hold the messages back to back, unpadded, as
+    // CRIU writes them (`nlmsg_len` bytes each): they must split back.
+    let mut kept = Stream::new(0);
     replies(Exchange::Dump, &kind, datagram, &mut |m| {
         if kind == netlink::netfilter::NFT_TABLES {
             let t = netdev::netfilter::parse_nft_table(m.payload)?;
             let _ = (netdev::netfilter::family_name(t.family), netdev::escape(&t.name));
         }
-        raw.extend_from_slice(m.raw);
-        count += 1;
+        kept.push(m.raw);
         Ok(())
     });
-    assert_eq!(netlink::messages(&raw).count(), count);
+    assert_eq!(Stream::parse(kept.bytes(), 0, "kept").expect("kept messages read back").len(), kept.len());
 }
 
 /// Live replies of this machine's kernel, as seeds: one file a dump
