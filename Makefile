@@ -23,7 +23,8 @@ C_TESTS_SAN := $(patsubst c-tests/%.c,$(RELEASE)/c-tests-san/%,$(wildcard c-test
 C_LINK  := -L$(RELEASE) -lcriurs -Wl,-rpath,$(abspath $(RELEASE))
 
 .PHONY: all deps lib header header-check check check-all doc test-rust test-c test-c-san test-c-valgrind \
-	install-check test-demo test-examples demo install uninstall clean bench examples examples-rust examples-go
+	install-check test-demo test-examples demo install uninstall clean bench examples examples-rust examples-go \
+	fuzz fuzz-check
 
 all: lib examples
 
@@ -95,11 +96,22 @@ test-c-valgrind: $(RELEASE)/c-tests/test_userns
 test-demo: lib examples
 	demo/check
 
+# Coverage-guided fuzzing (fuzz/, cargo-fuzz and libFuzzer; README
+# "Fuzzing"): every target for FUZZ_SECONDS each; `make check` runs each
+# for FUZZ_CHECK_SECONDS, at least 30.
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 30
+fuzz:
+	fuzz/run $(FUZZ_SECONDS)
+
+fuzz-check:
+	fuzz/run $$(( $(FUZZ_CHECK_SECONDS) < 30 ? 30 : $(FUZZ_CHECK_SECONDS) ))
+
 # deps first, then the rest in order (also under make -j).
 check: deps
 	@$(MAKE) --no-print-directory check-all
 
-check-all: header-check lib test-rust doc test-c test-c-san test-c-valgrind test-examples install-check test-demo
+check-all: header-check lib test-rust doc test-c test-c-san test-c-valgrind test-examples install-check test-demo fuzz-check
 
 # Installs into a scratch DESTDIR and builds a C program with pkg-config.
 install-check: lib
@@ -143,4 +155,5 @@ bench:
 clean:
 	chmod -R u+w target/go 2>/dev/null; rm -rf target/go target/go-cache
 	$(CARGO) clean
+	rm -rf fuzz/target
 	rm -rf demo-images

@@ -102,6 +102,10 @@ pub mod userns;
 #[doc(hidden)]
 pub mod ffi;
 
+/// The fuzz targets' entry points (fuzz/); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -90,13 +90,16 @@ pub fn task_state(proc: &ProcRoot, pid: i32) -> Result<TaskState> {
         }
         Err(e) => return Err(Error::io(&e, format!("read {}", path.display()))),
     };
+    parse_stat_state(&stat, &path.display().to_string())
+}
+
+/// The state letter of the text of a `stat` file; `what` names the file.
+pub fn parse_stat_state(stat: &[u8], what: &str) -> Result<TaskState> {
     let close = stat
         .iter()
         .rposition(|&b| b == b')')
-        .ok_or_else(|| Error::malformed(format!("{}: no ')' after the command name", path.display())))?;
-    let state = stat
-        .get(close + 2)
-        .ok_or_else(|| Error::malformed(format!("{}: no state field", path.display())))?;
+        .ok_or_else(|| Error::malformed(format!("{what}: no ')' after the command name")))?;
+    let state = stat.get(close + 2).ok_or_else(|| Error::malformed(format!("{what}: no state field")))?;
     Ok(match state {
         b'Z' => TaskState::Zombie,
         b'X' | b'x' => TaskState::Dead,
@@ -121,18 +124,23 @@ pub fn ns_pids(proc: &ProcRoot, pid: i32) -> Result<Vec<i32>> {
         }
         Err(e) => return Err(Error::io(&e, format!("read {}", path.display()))),
     };
+    parse_nspid(&status, &path.display().to_string())
+}
+
+/// The `NSpid:` line of the text of a `status` file (never empty);
+/// `what` names the file.
+pub fn parse_nspid(status: &[u8], what: &str) -> Result<Vec<i32>> {
     let line = status
         .split(|&b| b == b'\n')
         .find_map(|l| l.strip_prefix(b"NSpid:"))
-        .ok_or_else(|| Error::malformed(format!("{}: no NSpid line", path.display())))?;
+        .ok_or_else(|| Error::malformed(format!("{what}: no NSpid line")))?;
     let pids: Option<Vec<i32>> = line
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty())
         .map(|w| std::str::from_utf8(w).ok().and_then(|t| t.parse::<i32>().ok()).filter(|&p| p > 0))
         .collect();
-    pids.filter(|p| !p.is_empty()).ok_or_else(|| {
-        Error::malformed(format!("{}: NSpid {:?} is not a list of pids", path.display(), String::from_utf8_lossy(line)))
-    })
+    pids.filter(|p| !p.is_empty())
+        .ok_or_else(|| Error::malformed(format!("{what}: NSpid {:?} is not a list of pids", String::from_utf8_lossy(line))))
 }
 
 /// Lists the pids named in every `/proc/PID/task/TID/children` of `pid`.
@@ -161,18 +169,23 @@ fn children_of(proc: &ProcRoot, pid: i32) -> Result<Option<Vec<i32>>> {
             Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) => continue,
             Err(e) => return Err(Error::io(&e, format!("read {}", path.display()))),
         };
-        for word in text.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
-            let child = std::str::from_utf8(word)
+        children.extend(parse_children(&text, &path.display().to_string())?);
+    }
+    Ok(Some(children))
+}
+
+/// The pids of the text of a `children` file; `what` names the file.
+pub fn parse_children(text: &[u8], what: &str) -> Result<Vec<i32>> {
+    text.split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(|word| {
+            std::str::from_utf8(word)
                 .ok()
                 .and_then(|s| s.parse::<i32>().ok())
                 .filter(|&c| c > 0)
-                .ok_or_else(|| {
-                    Error::malformed(format!("{}: {:?} is not a pid", path.display(), String::from_utf8_lossy(word)))
-                })?;
-            children.push(child);
-        }
-    }
-    Ok(Some(children))
+                .ok_or_else(|| Error::malformed(format!("{what}: {:?} is not a pid", String::from_utf8_lossy(word))))
+        })
+        .collect()
 }
 
 /// Walks the tree under `root_pid`. The root must be alive. A descendant

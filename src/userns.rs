@@ -305,7 +305,12 @@ pub fn write_image(dir: BorrowedFd<'_>, ns_id: u32, maps: &IdMaps) -> Result<()>
 /// Reads `userns-<ns_id>.img` back.
 pub fn read_image(dir: BorrowedFd<'_>, ns_id: u32) -> Result<IdMaps> {
     let name = image_name(ns_id);
-    let entries: Vec<pb::UsernsEntry> = image::decode(&image::read_file(dir, &name)?, USERNS_MAGIC, &name)?;
+    decode_image(&image::read_file(dir, &name)?, &name)
+}
+
+/// The maps in the bytes of a `userns-N.img`; `name` names the file.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<IdMaps> {
+    let entries: Vec<pb::UsernsEntry> = image::decode(bytes, USERNS_MAGIC, name)?;
     match entries.as_slice() {
         [one] => Ok(IdMaps::from_entry(one)),
         other => Err(Error::malformed(format!("{name}: {} entries, expected exactly one", other.len()))),

@@ -343,15 +343,22 @@ fn save_routes(sock: &mut NlSocket, family: u8, only: Option<u8>, unknown: &mut 
 fn query_nsid(sock: &mut NlSocket, ns: BorrowedFd<'_>) -> Result<Option<i32>> {
     let mut id = None;
     sock.dump(&nsid_of(ns), &mut |p| {
-        let (_, attrs) = NSID.split(p)?;
-        for a in attrs {
-            let a = a?;
-            if a.kind == NETNSA_NSID {
-                id = Some(a.i32("NETNSA_NSID")?);
-            }
-        }
+        id = parse_nsid(p)?.or(id);
         Ok(())
     })?;
     let id = id.ok_or_else(|| Error::malformed("RTM_NEWNSID reply without NETNSA_NSID"))?;
     Ok(if id < 0 { None } else { Some(id) })
+}
+
+/// The NETNSA_NSID of one RTM_NEWNSID reply's payload, if it has one.
+pub fn parse_nsid(payload: &[u8]) -> Result<Option<i32>> {
+    let (_, attrs) = NSID.split(payload)?;
+    let mut id = None;
+    for a in attrs {
+        let a = a?;
+        if a.kind == NETNSA_NSID {
+            id = Some(a.i32("NETNSA_NSID")?);
+        }
+    }
+    Ok(id)
 }

@@ -133,16 +133,7 @@ pub fn family_name(family: u8) -> &'static str {
 fn nft_tables(sock: &mut NlSocket) -> Result<Option<Vec<NftTable>>> {
     let mut tables = Vec::new();
     let result = sock.dump(&request(NFT_TABLES), &mut |p| {
-        let (h, attrs) = NFT_TABLES.split(p)?;
-        let family = crate::netlink::netfilter::nfgenmsg::NFGEN_FAMILY.get(h);
-        let mut name = Vec::new();
-        for a in attrs {
-            let a = a?;
-            if a.kind == NFTA_TABLE_NAME {
-                name = a.cstr().to_vec();
-            }
-        }
-        tables.push(NftTable { family, name });
+        tables.push(parse_nft_table(p)?);
         Ok(())
     });
     match result {
@@ -152,6 +143,20 @@ fn nft_tables(sock: &mut NlSocket) -> Result<Option<Vec<NftTable>>> {
         Err(e) if matches!(e.errno(), libc::EINVAL | libc::EOPNOTSUPP | libc::EPROTONOSUPPORT) => Ok(None),
         Err(e) => Err(e.context("list nftables tables")),
     }
+}
+
+/// One NFT_MSG_NEWTABLE reply's payload.
+pub fn parse_nft_table(payload: &[u8]) -> Result<NftTable> {
+    let (h, attrs) = NFT_TABLES.split(payload)?;
+    let family = crate::netlink::netfilter::nfgenmsg::NFGEN_FAMILY.get(h);
+    let mut name = Vec::new();
+    for a in attrs {
+        let a = a?;
+        if a.kind == NFTA_TABLE_NAME {
+            name = a.cstr().to_vec();
+        }
+    }
+    Ok(NftTable { family, name })
 }
 
 /// The legacy tables named in /proc/thread-self/net/ip{,6}_tables_names
