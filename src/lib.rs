@@ -23,6 +23,7 @@
 //! | a mount tree | `parse_mountinfo`, `mnt_build_tree`, `validate_mounts` | [`Context::mount_namespace`] |
 //! | external mounts | `--external mnt[PATH]:KEY` | [`Context::add_external`] |
 //! | sockets of a net namespace | `collect_sockets`, `lookup_socket` | [`Context::collect_sockets`], [`Context::sockets`], [`Context::socket`] |
+//! | who holds each socket (pid, fd) | (its parasite's fd list; `ss -p`) | [`Context::collect_socket_holders`], [`Context::socket_holders`] |
 //! | images | `dump_user_ns`, `dump_mnt_ns` | [`Context::set_images_dir`], `collect_namespaces(true)`, [`Context::dump_mnt_ns`] |
 //!
 //! Namespace ids are CRIU's (the caller's own namespaces first, then the
