@@ -27,6 +27,12 @@
 
 #define CRIURS_LOG_DEBUG 4
 
+// criurs_collect_socket_holders: the tasks of the collected tree.
+#define CRIURS_HOLDERS_TREE 0
+
+// criurs_collect_socket_holders: every process in /proc, as ss -p.
+#define CRIURS_HOLDERS_ALL 1
+
 // Where an inet record came from (criurs_sk_info.source).
 #define CRIURS_SK_SOURCE_DIAG 0
 
@@ -101,6 +107,18 @@ typedef struct criurs_ctx criurs_ctx;
 // newline, and valid only during the call. May be called from worker
 // threads of the library, so it must be thread-safe.
 typedef void (*criurs_log_fn)(void *user_data, uint32_t level, const char *line);
+
+// One open file that refers to a socket. `comm` (the process's
+// /proc/PID/comm, without newline, not NUL-terminated: bytes the process
+// chose, escape them before printing) points into the context and stays
+// valid until the next criurs_collect_socket_holders, the next
+// criurs_collect_namespaces, or criurs_ctx_free.
+typedef struct criurs_socket_holder {
+  int32_t pid;
+  int32_t fd;
+  const uint8_t *comm;
+  size_t comm_len;
+} criurs_socket_holder;
 
 // One mount of a collected mount namespace. Byte fields are pointer plus
 // length (not NUL-terminated; any byte but NUL may appear), owned by the
@@ -605,6 +623,30 @@ int criurs_ctx_set_images_dir(struct criurs_ctx *ctx, const char *path);
 // Sets the images directory from an open directory fd, which is
 // duplicated: the caller keeps ownership of `dirfd`.
 int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
+
+// Reads which (pid, fd) hold each socket from the /proc/PID/fd links
+// (`socket:[INO]`), as ss -p does; `scope` is CRIURS_HOLDERS_TREE (the
+// live tasks of the tree of the last criurs_collect_namespaces: a task
+// whose files may not be read fails the call, -EACCES, naming it) or
+// CRIURS_HOLDERS_ALL (every process; those that may not be read are
+// counted by criurs_socket_holders_unreadable). A process that exits
+// meanwhile is left out. Replaces the previous scan (its comm pointers
+// become invalid). 0 or -errno: -ENODATA before
+// criurs_collect_namespaces, -EINVAL for another scope.
+int criurs_collect_socket_holders(struct criurs_ctx *ctx, uint32_t scope);
+
+// Writes the number of holders of socket `ino` to `*out` (0 when no
+// scanned process holds it). -ENODATA before criurs_collect_socket_holders.
+int criurs_socket_holders_count(const struct criurs_ctx *ctx, uint64_t ino, size_t *out);
+
+// Copies holder number `index` (0 <= index < count) of socket `ino` to
+// `*out`, in scan order (by pid, then fd). -ENOENT past the end.
+int criurs_socket_holders_get(const struct criurs_ctx *ctx, uint64_t ino, size_t index, struct criurs_socket_holder *out);
+
+// Writes to `*out` how many processes a CRIURS_HOLDERS_ALL scan could not
+// read (no permission; always 0 after a CRIURS_HOLDERS_TREE scan), so a
+// partial answer is known as one. -ENODATA before a scan.
+int criurs_socket_holders_unreadable(const struct criurs_ctx *ctx, size_t *out);
 
 // Marks the mount at `path` (as the dumped namespace sees it, NUL-
 // terminated) external with `key`, like `--external mnt[PATH]:KEY`: as

@@ -23,6 +23,7 @@
 //! | a mount tree | `parse_mountinfo`, `mnt_build_tree`, `validate_mounts` | [`Context::mount_namespace`] |
 //! | external mounts | `--external mnt[PATH]:KEY` | [`Context::add_external`] |
 //! | sockets of a net namespace | `collect_sockets`, `lookup_socket` | [`Context::collect_sockets`], [`Context::sockets`], [`Context::socket`] |
+//! | who holds each socket (pid, fd) | (its parasite's fd list; `ss -p`) | [`Context::collect_socket_holders`], [`Context::socket_holders`] |
 //! | images | `dump_user_ns`, `dump_mnt_ns` | [`Context::set_images_dir`], `collect_namespaces(true)`, [`Context::dump_mnt_ns`] |
 //!
 //! Namespace ids are CRIU's (the caller's own namespaces first, then the
@@ -88,6 +89,7 @@
 
 pub mod error;
 pub mod external;
+pub mod holders;
 pub mod image;
 pub mod log;
 pub mod mount;
@@ -155,6 +157,8 @@ struct Collected {
     net_config: std::collections::BTreeMap<u32, netdev::NetConfig>,
     /// What `read_namespaces` or `dump_namespaces` read since.
     nsimg: nsimg::NsImages,
+    /// The last `collect_socket_holders` scan.
+    holders: Option<holders::HolderMap>,
 }
 
 impl Context {
@@ -277,7 +281,7 @@ impl Context {
                 batch.add(&ns::pidns::image_name(ns_id), &ns::pidns::encode(key))?;
             }
         }
-        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() });
+        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default(), holders: None });
         Ok(())
     }
 
@@ -580,6 +584,36 @@ impl Context {
     /// The network namespaces prepared by the last collection.
     pub fn net_namespaces(&self) -> Result<&net::NetNamespaces> {
         Ok(&self.collected()?.net)
+    }
+}
+
+// ---- who holds each socket ----
+impl Context {
+    /// Finds which (pid, fd) hold each socket, from `/proc/PID/fd` links
+    /// (`socket:[INO]`), as `ss -p` does: [`holders::Scope::Tree`] reads the
+    /// collected tree's live tasks (a task it may not read is an error naming
+    /// it), [`holders::Scope::All`] every process (those it may not read are
+    /// listed in [`holders::HolderMap::unreadable`]). A process that exits
+    /// meanwhile is left out. Replaces the previous scan.
+    pub fn collect_socket_holders(&mut self, scope: holders::Scope) -> Result<&holders::HolderMap> {
+        let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
+        let map = match scope {
+            holders::Scope::Tree => {
+                let pids: Vec<i32> = collected.tree.tasks.iter().filter(|t| t.state == pstree::TaskState::Alive).map(|t| t.pid).collect();
+                holders::scan_pids_in(&self.proc, &pids)?
+            }
+            holders::Scope::All => holders::scan_all_in(&self.proc)?,
+        };
+        self.log.info("holders", format_args!("{} sockets held by {} processes read", map.len(), map.processes()));
+        Ok(collected.holders.insert(map))
+    }
+
+    /// The last [`Context::collect_socket_holders`] scan; -ENODATA before one.
+    pub fn socket_holders(&self) -> Result<&holders::HolderMap> {
+        self.collected()?
+            .holders
+            .as_ref()
+            .ok_or_else(|| Error::new(libc::ENODATA, "socket holders not collected yet: call collect_socket_holders first"))
     }
 }
 
