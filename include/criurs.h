@@ -697,7 +697,10 @@ int criurs_mnt_find(const struct criurs_ctx *ctx, uint32_t ns_id, uint32_t mnt_i
 // earlier sockets (pointers from earlier criurs_sk_get calls on it
 // become invalid). Returns 0 or -errno: -ENODATA before
 // criurs_collect_namespaces, -ENOENT no such namespace, -EINVAL not a
-// net namespace, or the kernel's errno for a failed request.
+// net namespace, or the kernel's errno for a failed request: as in
+// CRIU's dump, -ENOENT also when the kernel lacks the sock_diag module
+// of a family other than raw (unless `ns_id` is the caller's own
+// namespace, where that family is logged and left out).
 int criurs_collect_sockets(struct criurs_ctx *ctx, uint32_t ns_id);
 
 // Writes the number of sockets collected in `ns_id` to `*out`.

@@ -105,10 +105,8 @@ pub fn scan_pids_in(proc: &ProcRoot, pids: &[i32]) -> Result<HolderMap> {
         if pid <= 0 {
             return Err(Error::invalid(format!("pid {pid} is not a process id")));
         }
-        match scan_process(proc, pid, &mut map) {
-            Ok(Scan::Read | Scan::Gone) => {}
-            Err(e) => return Err(e),
-        }
+        // Read or gone: either is an answer; a refusal is not.
+        scan_process(proc, pid, &mut map)?;
     }
     Ok(map)
 }

@@ -214,7 +214,10 @@ fn info(s: &Socket) -> criurs_sk_info {
 /// earlier sockets (pointers from earlier criurs_sk_get calls on it
 /// become invalid). Returns 0 or -errno: -ENODATA before
 /// criurs_collect_namespaces, -ENOENT no such namespace, -EINVAL not a
-/// net namespace, or the kernel's errno for a failed request.
+/// net namespace, or the kernel's errno for a failed request: as in
+/// CRIU's dump, -ENOENT also when the kernel lacks the sock_diag module
+/// of a family other than raw (unless `ns_id` is the caller's own
+/// namespace, where that family is logged and left out).
 #[no_mangle]
 pub extern "C" fn criurs_collect_sockets(ctx: *mut criurs_ctx, ns_id: u32) -> c_int {
     with_ctx(ctx, |ctx| ctx.collect_sockets(ns_id))
