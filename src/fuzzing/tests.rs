@@ -99,3 +99,30 @@ fn short_and_empty_inputs_are_harmless() {
         }
     }
 }
+
+/// The first crash `make fuzz` found (nfnetlink, in the harness): a reply
+/// whose `nlmsg_len` is not a multiple of 4. The dump walk steps over its
+/// padding; the conntrack image holds it unpadded, as CRIU writes it, and
+/// must split back by `nlmsg_len` into the same messages.
+#[test]
+fn unpadded_conntrack_replies_split_back() {
+    let reply = |len: u32, body: &[u8]| {
+        let mut m = Vec::new();
+        m.extend_from_slice(&len.to_ne_bytes());
+        m.extend_from_slice(&netlink::netfilter::CONNTRACK.reply_type.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]); // flags, seq 0, port 0
+        m.extend_from_slice(body);
+        m.resize(netlink::align(m.len()), 0);
+        m
+    };
+    let ct = reply(20, &[2, 0, 0, 0]);
+    let datagram = [reply(21, &[2, 0, 0, 0, 9]), ct.clone(), ct, netlink::message::emit(netlink::NLMSG_DONE, 0, 0, &[0; 4])].concat();
+    assert_eq!(netlink::messages(&datagram).count(), 4);
+    // Walked with padding, the unpadded bytes would lose the last two.
+    let unpadded = [&datagram[..21], &datagram[24..44], &datagram[44..64]].concat();
+    assert_eq!(netlink::messages(&unpadded).filter(Result::is_ok).count(), 1);
+    assert_eq!(Stream::parse(&[&[0u8; 4][..], &unpadded].concat(), 0, "ct").unwrap().len(), 3);
+    for sel in 0..3 {
+        nfnetlink(&with_selector(sel, &datagram));
+    }
+}
