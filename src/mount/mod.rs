@@ -249,7 +249,8 @@ pub struct CollectRules<'a> {
 }
 
 /// Parses one namespace's mountinfo text and builds its tree (CRIU's
-/// `collect_mntinfo` after the read): see [`build_from_records`].
+/// `collect_mntinfo` after the read): `--skip-mnt` when dumping, the
+/// per-type rules, then the tree.
 pub fn build_namespace(ns: &crate::ns::NsEntry, text: &[u8], rules: &CollectRules<'_>, log: &Logger) -> Result<MountNamespace> {
     build_from_records(ns, mountinfo::parse(text, &rules.parse)?, rules, log)
 }
