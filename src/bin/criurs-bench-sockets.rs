@@ -2,6 +2,11 @@
 //! of PID's network namespace and prints one line:
 //! `seconds=S sockets=N table_bytes=B name_bytes=B maxrss_kb=K`.
 //! Usage: criurs-bench-sockets PID [--dump]  (--dump: one line per socket)
+//!
+//! `criurs-bench-sockets PID --tree`: the whole collection for a dump of
+//! PID's tree (`collect_namespaces(true)`: tasks, namespaces, and the
+//! sockets of every network namespace in it) and prints
+//! `seconds=S namespaces=N sockets=N maxrss_kb=K`.
 
 use std::time::Instant;
 
@@ -21,6 +26,23 @@ fn main() {
         eprintln!("usage: criurs-bench-sockets PID [--dump]");
         std::process::exit(2);
     };
+    let tree = || -> criurs::Result<()> {
+        let start = Instant::now();
+        let mut ctx = Context::new(pid)?;
+        ctx.collect_namespaces(true)?;
+        let secs = start.elapsed().as_secs_f64();
+        let nets = ctx.net_namespaces()?;
+        let sockets: usize = nets.iter().filter_map(|n| n.sockets()).map(|t| t.len()).sum();
+        println!("seconds={secs:.6} namespaces={} sockets={sockets} maxrss_kb={}", nets.len(), max_rss_kb());
+        Ok(())
+    };
+    if args.iter().any(|a| a == "--tree") {
+        if let Err(e) = tree() {
+            eprintln!("criurs-bench-sockets: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let run = || -> criurs::Result<()> {
         let mut ctx = Context::new(pid)?;
         ctx.collect_namespaces(false)?;

@@ -102,7 +102,7 @@ fn scan_id(value: &[u8]) -> Option<i64> {
 /// the maps of the tree root's user namespace (`None`: the caller's).
 pub fn super_options(opts: &[u8], ids: Option<&IdMaps>) -> (u32, Vec<u8>) {
     let mut flags = 0;
-    let mut rest = Vec::with_capacity(opts.len());
+    let mut rest = Vec::new();
     for opt in opts.split(|&b| b == b',') {
         if let Some((_, bit)) = SUPER_OPTIONS.iter().find(|(name, _)| *name == opt) {
             flags |= bit;

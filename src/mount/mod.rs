@@ -168,28 +168,68 @@ fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: boo
     true
 }
 
-/// Reads a procfs file in large reads: the kernel regenerates mountinfo
-/// per read call, so few big reads cost less than many small ones.
-fn read_proc_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let what = || format!("read {}", path.display());
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(&e, what()))?;
-    let mut bytes = Vec::with_capacity(1 << 20);
-    loop {
-        if bytes.capacity() - bytes.len() < (1 << 18) {
-            bytes.reserve(bytes.capacity());
-        }
-        let len = bytes.len();
-        let spare = bytes.capacity() - len;
-        bytes.resize(len + spare, 0);
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => {
-                bytes.truncate(len);
-                return Ok(bytes);
+/// Reads and parses one mountinfo. The kernel generates the text as it
+/// is read (about half the cost of a collection), so a second thread
+/// reads the next chunk while this one parses the last; a table that
+/// fits in one read is parsed inline. The records are allocated on the
+/// calling thread, and chunk buffers are recycled: none is zeroed or
+/// faulted in twice.
+fn read_mountinfo(path: &std::path::Path, rules: &ParseRules) -> Result<Vec<MountRecord>> {
+    use std::sync::mpsc;
+    const CHUNK: usize = 128 * 1024;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(&e, format!("read {}", path.display())))?;
+    // Parse errors name the file (read errors already do).
+    let named = |e: Error| e.context(path.display());
+    let mut parser = mountinfo::Parser::new(rules, CHUNK / 128);
+    let mut first = vec![0u8; CHUNK];
+    let n = read_some(&mut file, &mut first, path)?;
+    parser.feed(&first[..n]).map_err(named)?;
+    if n == 0 {
+        return parser.finish().map_err(named);
+    }
+    let n = read_some(&mut file, &mut first, path)?;
+    parser.feed(&first[..n]).map_err(named)?;
+    if n == 0 {
+        return parser.finish().map_err(named);
+    }
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(4);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        let _ = empty_tx.send(first);
+        let reader = scope.spawn(move || -> Result<()> {
+            loop {
+                let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+                let n = read_some(&mut file, &mut buf, path)?;
+                // A closed channel: the parser stopped at an error.
+                if n == 0 || full_tx.send((buf, n)).is_err() {
+                    return Ok(());
+                }
             }
-            Ok(n) => bytes.truncate(len + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => bytes.truncate(len),
-            Err(e) => return Err(Error::io(&e, what())),
+        });
+        let mut parsed = Ok(());
+        for (buf, n) in full_rx.iter() {
+            parsed = parser.feed(&buf[..n]).map_err(named);
+            if parsed.is_err() {
+                break;
+            }
+            let _ = empty_tx.send(buf);
+        }
+        drop(full_rx);
+        let read = reader.join().unwrap_or_else(|_| Err(Error::new(libc::EIO, format!("read {}: the reader thread panicked", path.display()))));
+        read?;
+        parsed?;
+        parser.finish().map_err(named)
+    })
+}
+
+/// One read(2), retried on EINTR.
+fn read_some(file: &mut std::fs::File, buf: &mut [u8], path: &std::path::Path) -> Result<usize> {
+    use std::io::Read;
+    loop {
+        match file.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(&e, format!("read {}", path.display()))),
         }
     }
 }
@@ -212,7 +252,12 @@ pub struct CollectRules<'a> {
 /// `collect_mntinfo` after the read): `--skip-mnt` when dumping, the
 /// per-type rules, then the tree.
 pub fn build_namespace(ns: &crate::ns::NsEntry, text: &[u8], rules: &CollectRules<'_>, log: &Logger) -> Result<MountNamespace> {
-    let mut mounts = mountinfo::parse(text, &rules.parse)?;
+    build_from_records(ns, mountinfo::parse(text, &rules.parse)?, rules, log)
+}
+
+/// `--skip-mnt` when dumping, the per-type rules, then the tree, on
+/// parsed records.
+fn build_from_records(ns: &crate::ns::NsEntry, mut mounts: Vec<MountRecord>, rules: &CollectRules<'_>, log: &Logger) -> Result<MountNamespace> {
     mounts.retain_mut(|m| {
         if rules.for_dump && rules.config.skip_mounts.contains(&m.mountpoint) {
             log.info("mnt", format_args!("skip {} @ {}", show(&m.fsname), show(&m.mountpoint)));
@@ -275,8 +320,8 @@ pub fn collect_mnt_namespaces(
     let mut namespaces = Vec::with_capacity(walked.len());
     for ns in &walked {
         let path = proc.pid_path(ns.pid, "mountinfo");
-        let built = read_proc_file(&path)
-            .and_then(|text| build_namespace(ns, &text, &rules, log).with_context(|| format!("{}", path.display())))
+        let built = read_mountinfo(&path, &rules.parse)
+            .and_then(|mounts| build_from_records(ns, mounts, &rules, log).with_context(|| format!("{}", path.display())))
             .with_context(|| format!("mount namespace {} (pid {})", ns.id, ns.pid))?;
         log.info("mnt", format_args!("mount namespace {} (pid {}): {} mounts", ns.id, ns.pid, built.len()));
         namespaces.push(built);

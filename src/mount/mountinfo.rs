@@ -370,25 +370,64 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountR
 /// Parses a whole mountinfo file. Every line must end with a newline: a
 /// missing one means the read was cut short.
 pub fn parse(bytes: &[u8], rules: &ParseRules) -> Result<Vec<MountRecord>> {
-    let mut out = Vec::with_capacity(bytes.len() / 100 + 1);
-    let mut rest = bytes;
-    let mut lineno = 0;
-    while !rest.is_empty() {
-        lineno += 1;
-        let Some(end) = memchr_newline(rest) else {
-            return Err(Error::malformed(format!(
-                "{}: not terminated by a newline (truncated read?)",
-                line_context(lineno, rest)
-            )));
-        };
-        out.push(parse_line(&rest[..end], lineno, rules)?);
-        rest = &rest[end + 1..];
-    }
-    Ok(out)
+    let mut parser = Parser::new(rules, bytes.len() / 100 + 1);
+    parser.feed(bytes)?;
+    parser.finish()
 }
 
-fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+/// mountinfo parsed as it is read, in chunks of any size: a line may
+/// span chunks (its start is kept until its newline arrives), and a line
+/// of any length is parsed once whole.
+pub struct Parser<'r> {
+    rules: &'r ParseRules,
+    partial: Vec<u8>,
+    lineno: usize,
+    records: Vec<MountRecord>,
+}
+
+impl<'r> Parser<'r> {
+    pub fn new(rules: &'r ParseRules, capacity: usize) -> Parser<'r> {
+        Parser { rules, partial: Vec::new(), lineno: 0, records: Vec::with_capacity(capacity) }
+    }
+
+    /// Parses every line `chunk` completes.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+        let mut rest = chunk;
+        if !self.partial.is_empty() {
+            let Some(end) = memchr::memchr(b'\n', rest) else {
+                self.partial.extend_from_slice(rest);
+                return Ok(());
+            };
+            self.partial.extend_from_slice(&rest[..end]);
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line)?;
+            rest = &rest[end + 1..];
+        }
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            self.line(&rest[..end])?;
+            rest = &rest[end + 1..];
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<()> {
+        self.lineno += 1;
+        self.records.push(parse_line(line, self.lineno, self.rules)?);
+        Ok(())
+    }
+
+    /// The records, once the file has ended: a last line without its
+    /// newline means the read was cut short.
+    pub fn finish(self) -> Result<Vec<MountRecord>> {
+        if !self.partial.is_empty() {
+            return Err(Error::malformed(format!(
+                "{}: not terminated by a newline (truncated read?)",
+                line_context(self.lineno + 1, &self.partial)
+            )));
+        }
+        Ok(self.records)
+    }
 }
 
 #[cfg(test)]
@@ -544,6 +583,28 @@ mod tests {
         let text = b"1 0 0:1 / / rw - tmpfs t rw\n2 1 0:2 / /a rw - tmpfs t r";
         let e = parse(text, &rules()).unwrap_err();
         assert!(e.message().contains("line 2 ") && e.message().contains("newline"), "{e}");
+    }
+
+    #[test]
+    fn chunked_feeding_parses_as_one_read() {
+        let text: &[u8] = b"1 0 0:1 / / rw - tmpfs t rw\n2 1 0:2 /a\\040b /m rw,relatime shared:3 - tmpfs x rw,size=4k\n3 1 0:3 / /n ro - proc proc rw\n";
+        let rules = rules();
+        let whole = parse(text, &rules).unwrap();
+        assert_eq!(whole.len(), 3);
+        for size in 1..=text.len() {
+            let mut p = Parser::new(&rules, 0);
+            for chunk in text.chunks(size) {
+                p.feed(chunk).unwrap();
+            }
+            assert_eq!(p.finish().unwrap(), whole, "chunks of {size}");
+        }
+        let mut p = Parser::new(&rules, 0);
+        p.feed(&text[..text.len() - 1]).unwrap();
+        let e = p.finish().unwrap_err();
+        assert!(e.message().starts_with("line 3 ") && e.message().contains("newline"), "{e}");
+        let mut p = Parser::new(&rules, 0);
+        let e = p.feed(b"1 0 0:1 / / rw - tmpfs t rw\n2 x").and_then(|_| p.feed(b" 0:1 / / rw - tmpfs t rw\n")).unwrap_err();
+        assert!(e.message().starts_with("line 2 ") && e.message().contains("parent id"), "{e}");
     }
 
     /// Deterministic mutation fuzzing: flip, insert, delete and duplicate

@@ -9,7 +9,7 @@
 //! mount's root path instead of scanning CRIU's lists pairwise.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::fstype::FsType;
 use super::mountinfo::MountRecord;

@@ -2,7 +2,7 @@
 //! mount ids (CRIU's `mnt_build_ids_tree`), with maps keyed by mount id so
 //! every lookup is O(1).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::mountinfo::MountRecord;
 use crate::error::{Error, Result};

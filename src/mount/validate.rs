@@ -10,7 +10,7 @@
 //! propagated between peers are one mount (it aborts otherwise), here a
 //! refusal.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::fstype::FsType;
 use super::mountinfo::MountRecord;

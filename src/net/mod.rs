@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::error::{Error, Result};
 use crate::log::Logger;
 use crate::netlink::{process_datagram, NlSocket, Protocol, UnknownAttrs};
-use crate::ns::enter::{open_ns, run_in_namespace};
+use crate::ns::enter::{open_ns, run_in_namespace, visit_in_turn};
 use crate::ns::{NsEntry, NsKind, NsTable, NsType};
 use crate::pstree::ProcRoot;
 use plan::{Source, When};
@@ -125,16 +125,63 @@ impl NetNamespaces {
 
 /// CRIU's `collect_net_namespaces(for_dump)`: every network namespace the
 /// walk selects is prepared; with `for_dump` its sockets are collected.
+/// One helper thread enters the namespaces in turn and makes what has
+/// to be made inside each (CRIU's seqpacket socket, the diag sockets,
+/// the /proc/net tables) while this thread collects the one before.
 pub fn collect_net_namespaces(proc: &ProcRoot, table: &NsTable, log: &Logger, for_dump: bool) -> Result<NetNamespaces> {
+    let walked = table.walk(NsKind::Net);
+    let what = |ns: &NsEntry| format!("net namespace {} (pid {})", ns.id, ns.pid);
+    let mut fds = Vec::with_capacity(walked.len());
+    for ns in &walked {
+        fds.push(open_ns(proc, ns.pid, NsKind::Net).map_err(|e| e.context(what(ns)))?);
+    }
     let mut out = NetNamespaces::default();
-    for ns in table.walk(NsKind::Net) {
-        let mut net = prep_ns_sockets(proc, ns)?;
-        if for_dump {
-            net.sockets = Some(collect_sockets(&net, Purpose::Dump, log)?);
-        }
-        out.list.push(net);
+    // Requests whose diag module answered in an earlier namespace: in a
+    // namespace whose sockstat counts none of their sockets they are not
+    // sent (a TCP dump walks the host's whole connection hash, whatever
+    // the namespace holds). Never the first time: a missing module must
+    // still be reported.
+    let mut answered: Vec<DiagRequest> = Vec::new();
+    {
+        // The caller's own namespace is worked on here, without setns.
+        let visit: Vec<Option<&OwnedFd>> =
+            walked.iter().zip(&fds).map(|(ns, fd)| Some(fd).filter(|_| ns.ns_type != NsType::Own)).collect();
+        let inside = |_: usize| make_inside(for_dump);
+        visit_in_turn(&visit, NsKind::Net, inside, |i, made| {
+            let ns = walked[i];
+            let Inside { seq_socket, diag } = made.map_err(|e| e.context(what(ns)))?;
+            let ns_fd = fds[i].try_clone().map_err(|e| Error::io(&e, format!("{}: dup its namespace fd", what(ns))))?;
+            let mut net = NetNs { id: ns.id, kid: ns.kid, ns_type: ns.ns_type, ns_fd, seq_socket, sockets: None };
+            if let Some(diag) = diag {
+                let prepared = finish_prepare(&net, diag);
+                let table = collect_prepared(&net, prepared, &answered, Purpose::Dump, log)?;
+                for f in table.families() {
+                    if let (Source::Diag(req), FamilyState::Collected(_)) = (f.source, &f.state) {
+                        if !answered.contains(&req) {
+                            answered.push(req);
+                        }
+                    }
+                }
+                net.sockets = Some(table);
+            }
+            out.list.push(net);
+            Ok(())
+        })?;
     }
     Ok(out)
+}
+
+/// What is made inside a namespace: CRIU's seqpacket socket and, to
+/// collect its sockets, the two diag sockets and the /proc/net tables.
+struct Inside {
+    seq_socket: OwnedFd,
+    diag: Option<Diag>,
+}
+
+fn make_inside(with_diag: bool) -> Result<Inside> {
+    let seq_socket = seqpacket_socket()?;
+    let diag = if with_diag { Some(make_diag()?) } else { None };
+    Ok(Inside { seq_socket, diag })
 }
 
 /// CRIU's `prep_ns_sockets`: opens the namespace and makes the
@@ -173,30 +220,53 @@ struct Prepared {
     sockets: [NlSocket; 2],
     tables: Vec<(usize, Batch)>,
     ours: Vec<u32>,
+    empty: Vec<DiagRequest>,
+}
+
+/// Inside the namespace: the two diag sockets and the /proc/net tables
+/// of the plan (read now: /proc/thread-self shows the namespace of the
+/// thread that entered it).
+fn make_diag() -> Result<Diag> {
+    let sockets = [NlSocket::new(Protocol::SOCK_DIAG)?, NlSocket::new(Protocol::SOCK_DIAG)?];
+    let sockstat = |name: &str| std::fs::read(format!("/proc/thread-self/net/{name}")).unwrap_or_default();
+    let empty = procnet::sockstat_in_use(&sockstat("sockstat"), &sockstat("sockstat6"))
+        .into_iter()
+        .filter(|&(_, n)| n == 0)
+        .map(|((family, proto), _)| if proto == diag::IPPROTO_RAW { DiagRequest::Raw { family } } else { DiagRequest::Inet { family, proto } })
+        .collect();
+    let tables = plan::prepared()
+        .into_iter()
+        .filter_map(|i| match plan::PLAN[i].source {
+            Source::Proc(t) => Some((i, Batch { result: read_proc_table(t), unknown: UnknownAttrs::default() })),
+            Source::Diag(_) => None,
+        })
+        .collect::<Vec<_>>();
+    Ok(Diag { sockets, tables, empty })
+}
+
+/// What `make_diag` makes inside a namespace.
+struct Diag {
+    sockets: [NlSocket; 2],
+    tables: Vec<(usize, Batch)>,
+    /// Requests the namespace's sockstat says have no socket to show.
+    empty: Vec<DiagRequest>,
 }
 
 fn prepare(net: &NetNs) -> Result<Prepared> {
-    let inside = || {
-        let sockets = [NlSocket::new(Protocol::SOCK_DIAG)?, NlSocket::new(Protocol::SOCK_DIAG)?];
-        let tables = plan::prepared()
-            .into_iter()
-            .filter_map(|i| match plan::PLAN[i].source {
-                Source::Proc(t) => Some((i, Batch { result: read_proc_table(t), unknown: UnknownAttrs::default() })),
-                Source::Diag(_) => None,
-            })
-            .collect::<Vec<_>>();
-        Ok((sockets, tables))
-    };
     // The caller's own namespace needs no helper thread (nor the
     // CAP_SYS_ADMIN that setns asks for), as in prep_ns_sockets.
-    let (sockets, tables) = if net.ns_type == NsType::Own { inside() } else { run_in_namespace(&net.ns_fd, NsKind::Net, inside) }?;
+    let diag = if net.ns_type == NsType::Own { make_diag() } else { run_in_namespace(&net.ns_fd, NsKind::Net, make_diag) }?;
+    Ok(finish_prepare(net, diag))
+}
+
+fn finish_prepare(net: &NetNs, Diag { sockets, tables, empty }: Diag) -> Prepared {
     // Our own sockets in the namespace (CRIU's seqpacket socket and the
     // two diag sockets) are tools of the collection, not the tree's.
     let ours = [net.seq_socket(), sockets[0].as_fd(), sockets[1].as_fd()]
         .into_iter()
         .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino as u32))
         .collect();
-    Ok(Prepared { sockets, tables, ours })
+    Prepared { sockets, tables, ours, empty }
 }
 
 fn dump_family(sock: &mut NlSocket, req: DiagRequest) -> Batch {
@@ -232,14 +302,18 @@ struct Outcomes {
 /// while the second takes the others in `plan::schedule()` order; then
 /// the second thread parses and indexes the pipelined datagrams, into a
 /// table that leaves out `ours`, while they still arrive.
-fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>) -> Result<Outcomes> {
+fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>, skip: &[DiagRequest]) -> Result<Outcomes> {
     let schedule = plan::schedule();
     let next = AtomicUsize::new(0);
     let work = |sock: &mut NlSocket, done: &mut Vec<(usize, Batch)>| loop {
         let k = next.fetch_add(1, Ordering::Relaxed);
         let Some(&i) = schedule.get(k) else { break };
         if let Source::Diag(req) = plan::PLAN[i].source {
-            done.push((i, dump_family(sock, req)));
+            if skip.contains(&req) {
+                done.push((i, Batch { result: Ok(Vec::new()), unknown: UnknownAttrs::default() }));
+            } else {
+                done.push((i, dump_family(sock, req)));
+            }
         }
     };
     let [first, second] = sockets;
@@ -394,9 +468,22 @@ fn policy(ns_type: NsType, purpose: Purpose, merged: Vec<Merged>, what: &str, lo
 
 /// CRIU's `collect_sockets(ns)`: prepare, run, merge, policy.
 pub fn collect_sockets(net: &NetNs, purpose: Purpose, log: &Logger) -> Result<SocketTable> {
+    let prepared = prepare(net).map_err(|e| e.context(format!("net namespace {}", net.id)))?;
+    collect_prepared(net, prepared, &[], purpose, log)
+}
+
+/// `collect_sockets` once the namespace is prepared. Requests in both
+/// `answered` and the namespace's empty list are taken as the empty
+/// dumps they would be.
+fn collect_prepared(net: &NetNs, prepared: Prepared, answered: &[DiagRequest], purpose: Purpose, log: &Logger) -> Result<SocketTable> {
     let what = format!("net namespace {}", net.id);
-    let Prepared { mut sockets, tables, ours } = prepare(net).map_err(|e| e.context(&what))?;
-    let outcomes = run(&mut sockets, ours.clone())?;
+    let Prepared { mut sockets, tables, ours, empty } = prepared;
+    let skip: Vec<DiagRequest> = empty.into_iter().filter(|r| answered.contains(r)).collect();
+    if !skip.is_empty() {
+        let names: Vec<&str> = skip.iter().map(|r| r.name()).collect();
+        log.debug("sockets", format_args!("{what}: sockstat counts no {} socket: not dumped", names.join(", ")));
+    }
+    let outcomes = run(&mut sockets, ours.clone(), &skip)?;
     let (table, merged) = merge(outcomes, tables, ours);
     let families = policy(net.ns_type, purpose, merged, &what, log)?;
     let table = table.finish(families);

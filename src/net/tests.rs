@@ -534,3 +534,106 @@ fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
     assert_eq!(e.errno(), libc::EBADMSG, "{e}");
     assert!(table.is_empty());
 }
+
+/// One grandchild of `namespaces_visited_in_turn_keep_every_socket...`:
+/// a network namespace of its own, with a TCP listener unless `empty`.
+fn listener_child(empty: bool, report: RawFd) -> std::io::Result<Option<OwnedFd>> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+    let line = |text: String| {
+        // SAFETY: write(2) of a live buffer to a pipe this child holds.
+        unsafe { libc::write(report, text.as_ptr().cast(), text.len()) };
+    };
+    if empty {
+        line("empty 0\n".to_string());
+        return Ok(None);
+    }
+    let l = raw_socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    bind_in(&l, [0, 0, 0, 0], 0)?;
+    // SAFETY: listen(2) on a socket this child owns.
+    check(unsafe { libc::listen(l.as_raw_fd(), 4) }, "listen")?;
+    line(format!("listener {}\n", ino_of(l.as_raw_fd())));
+    Ok(Some(l))
+}
+
+/// Issue 17: a tree over several network namespaces is collected by one
+/// helper thread visiting them in turn; where a namespace's sockstat
+/// counts no TCP socket, the TCP dumps are taken as empty (tcp4 answered
+/// in the root's namespace first), and every listener elsewhere is
+/// still found, in its own namespace's table.
+#[test]
+fn namespaces_visited_in_turn_keep_every_socket_and_skip_only_empty_dumps() {
+    use std::io::BufRead;
+    crate::needs_root!();
+    let (report_r, report_w) = nix::unistd::pipe().unwrap();
+    let (hold_r, hold_w) = nix::unistd::pipe().unwrap();
+    let hold = |fd: &OwnedFd| {
+        let mut b = [0u8; 1];
+        // SAFETY: read(2) into a live one-byte buffer; returns at EOF.
+        unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+    };
+    // SAFETY: the children only make sockets and use pipes, then _exit;
+    // glibc keeps malloc usable after fork.
+    let root = match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            drop(report_r);
+            drop(hold_w);
+            for k in 0..3 {
+                // SAFETY: as above.
+                if let Ok(nix::unistd::ForkResult::Child) = unsafe { nix::unistd::fork() } {
+                    let code = match listener_child(k == 1, report_w.as_raw_fd()) {
+                        Ok(keep) => {
+                            drop(report_w);
+                            hold(&hold_r);
+                            drop(keep);
+                            0
+                        }
+                        Err(_) => 1,
+                    };
+                    // SAFETY: leave without running the parent's destructors.
+                    unsafe { libc::_exit(code) }
+                }
+            }
+            drop(report_w);
+            hold(&hold_r);
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => child.as_raw(),
+    };
+    drop(report_w);
+    drop(hold_r);
+    let lines: Vec<String> = std::io::BufReader::new(std::fs::File::from(report_r)).lines().map(|l| l.unwrap()).collect();
+    let listeners: Vec<u32> = lines.iter().filter_map(|l| l.strip_prefix("listener ")).map(|i| i.parse().unwrap()).collect();
+    assert_eq!((listeners.len(), lines.len()), (2, 3), "{lines:?}");
+
+    let mut ctx = Context::new(root).unwrap();
+    let logged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = logged.clone();
+    ctx.set_log_level(crate::log::Level::Debug);
+    ctx.set_log_sink(Some(std::sync::Arc::new(move |_, line: &str| sink.lock().unwrap().push(line.to_string()))));
+    ctx.collect_namespaces(true).unwrap();
+    let skipped = logged.lock().unwrap().iter().filter(|l| l.contains("sockstat counts no") && l.contains("tcp4")).count();
+    assert_eq!(skipped, 1, "the empty namespace's tcp4 dump, and only it, is not sent: {:?}", logged.lock().unwrap());
+    let nets = ctx.net_namespaces().unwrap();
+    let foreign: Vec<&NetNs> = nets.iter().filter(|n| n.ns_type != NsType::Own).collect();
+    assert_eq!(foreign.len(), 3);
+    let tcp4 = |t: &SocketTable| {
+        t.families()
+            .iter()
+            .find(|f| f.name == "tcp4")
+            .map(|f| match f.state {
+                FamilyState::Collected(n) => n,
+                _ => panic!("tcp4 not collected: {:?}", f.state),
+            })
+            .unwrap()
+    };
+    let mut counts: Vec<usize> = foreign.iter().map(|n| tcp4(n.sockets().unwrap())).collect();
+    counts.sort();
+    assert_eq!(counts, vec![0, 1, 1], "the empty namespace's tcp4 is an empty dump, the others have their listener");
+    for ino in listeners {
+        let owners: Vec<u32> = foreign.iter().filter(|n| n.sockets().unwrap().lookup(ino).is_some()).map(|n| n.id).collect();
+        assert_eq!(owners.len(), 1, "listener {ino} is in exactly one namespace's table");
+    }
+    drop(hold_w);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(root), None);
+}
