@@ -564,9 +564,14 @@ extern "C" {
 // Makes a context for the process tree rooted at `pid`.
 //
 // On success writes a new context to `*out` and returns 0; the caller
-// frees it with `criurs_ctx_free`. Returns -EINVAL for `pid` <= 0 or a
-// NULL `out`, -ESRCH when no such process exists. `*out` is written only
-// on success.
+// frees it with `criurs_ctx_free`. Returns -EINVAL for `pid` <= 0, a
+// thread id that is not a process, or a NULL `out`; -ESRCH when no such
+// process exists. `*out` is written only on success. The context holds
+// the process by a pidfd, not by its number: once it has exited, every
+// call that reads the live tree (collect, read or dump namespaces) gives
+// -ESRCH, even when the number was given to another process. What was
+// collected stays readable, and calls that work through the namespace
+// fds a collection holds (sockets, net configuration) still work.
 int criurs_ctx_new(int32_t pid, struct criurs_ctx **out);
 
 // Frees a context and everything it collected. NULL is accepted and
@@ -731,8 +736,11 @@ int criurs_net_rule_get(const struct criurs_ctx *ctx, uint32_t ns_id, size_t ind
 // (the root and all descendants), builds the namespace table, then runs
 // the user, mount and net collectors. With `for_dump`, images are
 // written into the images directory as CRIU's dump would. On failure
-// the context keeps nothing from this call. Returns 0 or -errno
-// (-ESRCH: the root exited; -EACCES/-EPERM: not allowed to inspect a
+// the context keeps nothing from this call. The tree is not frozen: a
+// descendant that exits while it is read is left out (the walk starts
+// again without it). Returns 0 or -errno (-ESRCH: the root exited, or
+// its pid now names another process; -EAGAIN: descendants kept exiting
+// under 16 walks in a row; -EACCES/-EPERM: not allowed to inspect a
 // task).
 int criurs_collect_namespaces(struct criurs_ctx *ctx, bool for_dump);
 

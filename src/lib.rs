@@ -79,8 +79,9 @@
 //! # Modules
 //!
 //! One room per job, arrows pointing down: [`pstree`] (tasks from
-//! `/proc`), [`ns`] (the namespace table, entering a namespace on a
-//! short-lived thread), [`userns`], [`mount`], [`net`] and [`netlink`]
+//! `/proc`), [`process`] (the root's pidfd, the check's children),
+//! [`ns`] (the namespace table, entering a namespace on a short-lived
+//! thread), [`userns`], [`mount`], [`net`] and [`netlink`]
 //! (sock_diag), [`image`] (CRIU's framing, generated protobuf types),
 //! [`error`] and [`log`] (leveled lines to a callback the context holds).
 //! The C ABI (`ffi`, hidden here) is a thin layer over this API with no
@@ -96,6 +97,7 @@ pub mod netdev;
 pub mod netlink;
 pub mod ns;
 pub mod nsimg;
+pub mod process;
 pub mod pstree;
 pub mod userns;
 
@@ -120,6 +122,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug)]
 pub struct Context {
     root_pid: i32,
+    /// The root held by a pidfd (on the system's /proc): every call that
+    /// reads the live system checks it, so a root that exited, whose pid
+    /// may now be another process's, gives -ESRCH.
+    root: Option<process::PidHandle>,
     proc: ProcRoot,
     log: Logger,
     images_dir: Option<OwnedFd>,
@@ -154,7 +160,9 @@ struct Collected {
 }
 
 impl Context {
-    /// A context for the tree rooted at `root_pid` on the system's /proc.
+    /// A context for the tree rooted at `root_pid` on the system's /proc,
+    /// held by a pidfd: once the root has exited (its pid perhaps another
+    /// process's), calls that read the live tree fail with -ESRCH.
     pub fn new(root_pid: i32) -> Result<Context> {
         Self::with_proc_root(root_pid, ProcRoot::default())
     }
@@ -162,9 +170,11 @@ impl Context {
     /// A context reading procfs at `proc` (fixtures in tests).
     pub fn with_proc_root(root_pid: i32, proc: ProcRoot) -> Result<Context> {
         pstree::check_pid(root_pid)?;
+        let root = if proc == ProcRoot::default() { Some(process::PidHandle::open(root_pid)?) } else { None };
         pstree::task_state(&proc, root_pid)?;
         Ok(Context {
             root_pid,
+            root,
             proc,
             log: Logger::default(),
             images_dir: None,
@@ -226,8 +236,63 @@ impl Context {
         // Nothing from before survives a collection, failed or not.
         self.collected = None;
         self.loose_user = Default::default();
-        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
-        let namespaces = NsTable::build(&self.proc, &tree, &self.log)?;
+        self.check_root()?;
+        let mut attempt = 1;
+        loop {
+            match self.collect_once(for_dump, collectors) {
+                Ok((collected, images)) => {
+                    // Whatever was read after the root's death may be of
+                    // a process that took its pid.
+                    self.check_root()?;
+                    if let Some(batch) = images {
+                        for name in batch.commit()? {
+                            self.log.info("ns", format_args!("wrote {name}"));
+                        }
+                    }
+                    self.collected = Some(collected);
+                    return Ok(());
+                }
+                Err((e, tree)) => {
+                    if self.root_gone() {
+                        return Err(Error::new(libc::ESRCH, format!("pid {} exited during the collection ({e})", self.root_pid)));
+                    }
+                    // A descendant that went away mid-way made a read fail:
+                    // the next walk leaves it out.
+                    let Some(gone) = tree.as_ref().and_then(|t| self.departed_task(t)) else { return Err(e) };
+                    if attempt == MAX_COLLECTION_ATTEMPTS {
+                        return Err(Error::new(
+                            libc::EAGAIN,
+                            format!("the tree under pid {} kept changing: {attempt} collections each lost a task ({e})", self.root_pid),
+                        ));
+                    }
+                    self.log.info("ns", format_args!("task {gone} exited during the collection ({e}); collecting again"));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One pass of `collect`: on failure, the error and the tree walked
+    /// (if the walk got that far).
+    #[allow(clippy::type_complexity)]
+    fn collect_once(&self, for_dump: bool, collectors: Collectors) -> std::result::Result<(Collected, Option<image::Batch>), (Error, Option<ProcessTree>)> {
+        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log).map_err(|e| (e, None))?;
+        match self.collect_for_tree(&tree, for_dump, collectors) {
+            Ok((namespaces, user, mnt, net, images)) => {
+                Ok((Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() }, images))
+            }
+            Err(e) => Err((e, Some(tree))),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn collect_for_tree(
+        &self,
+        tree: &ProcessTree,
+        for_dump: bool,
+        collectors: Collectors,
+    ) -> Result<(NsTable, userns::UserNamespaces, mount::MountNamespaces, net::NetNamespaces, Option<image::Batch>)> {
+        let namespaces = NsTable::build(&self.proc, tree, &self.log)?;
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), namespaces.len(), self.root_pid));
         if for_dump {
             // CRIU refuses these in collect_pstree_ids and dump_namespaces;
@@ -255,13 +320,47 @@ impl Context {
                 batch.add(&ns::pidns::image_name(ns_id), &ns::pidns::encode(key))?;
             }
         }
-        if let Some(batch) = images {
-            for name in batch.commit()? {
-                self.log.info("ns", format_args!("wrote {name}"));
+        Ok((namespaces, user, mnt, net, images))
+    }
+
+    /// Whether the root has exited or is exiting: by its pidfd on the
+    /// system's /proc, and by its stat file.
+    fn root_gone(&self) -> bool {
+        // The pidfd polls readable only once the exit is complete; /proc
+        // shows it from its start (a read may fail before the pidfd says).
+        self.root.as_ref().is_some_and(|h| h.exited()) || pstree::task_gone(&self.proc, self.root_pid)
+    }
+
+    /// -ESRCH once the root is gone (its pid may be another's by now):
+    /// the first step of every call that reads the live system.
+    fn check_root(&self) -> Result<()> {
+        match &self.root {
+            Some(handle) if handle.exited() && pstree::task_state(&self.proc, self.root_pid) == Ok(pstree::TaskState::Zombie) => {
+                Err(Error::new(libc::ESRCH, format!("pid {} is a zombie: a tree root must be alive", self.root_pid)))
             }
+            Some(handle) => handle.check(),
+            None if self.root_gone() => Err(Error::new(libc::ESRCH, format!("pid {} exited", self.root_pid))),
+            None => Ok(()),
         }
-        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() });
-        Ok(())
+    }
+
+    /// A failure of a call on the live tree becomes -ESRCH when the root
+    /// went away meanwhile: the read failed because it exited.
+    fn gone_is_esrch<T>(&self, read: Result<T>) -> Result<T> {
+        read.map_err(|e| match self.root_gone() {
+            true => Error::new(libc::ESRCH, format!("pid {} exited during the call ({e})", self.root_pid)),
+            false => e,
+        })
+    }
+
+    /// A task of `tree` that was alive when walked and is not any more.
+    fn departed_task(&self, tree: &ProcessTree) -> Option<i32> {
+        tree.tasks
+            .iter()
+            .skip(1)
+            .filter(|t| t.state == pstree::TaskState::Alive)
+            .find(|t| pstree::task_gone(&self.proc, t.pid))
+            .map(|t| t.pid)
     }
 
     fn collected(&self) -> Result<&Collected> {
@@ -475,6 +574,9 @@ impl Context {
     }
 }
 
+/// How many times `collect` walks again after descendants exited mid-way.
+const MAX_COLLECTION_ATTEMPTS: u32 = 16;
+
 /// Which collectors `collect` runs after the namespace table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Collectors {
@@ -496,6 +598,8 @@ impl Context {
     pub fn collect_sockets(&mut self, ns_id: u32) -> Result<()> {
         let ns = self.namespace(ns_id, NsKind::Net)?.clone();
         let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
+        // Read through the namespace's fd, held since the collection: the
+        // root need not be alive, and no other process can answer.
         collected.net.collect_sockets(&self.proc, &ns, &self.log)?;
         Ok(())
     }
@@ -618,7 +722,8 @@ impl Context {
     /// same id): for `show` and the getters. Needs a collected table.
     pub fn read_namespaces(&mut self) -> Result<&nsimg::NsImages> {
         let c = self.collected()?;
-        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), false, &self.log)?;
+        self.check_root()?;
+        let read = self.gone_is_esrch(nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), false, &self.log))?;
         // The net arm: each net namespace as a dump reads it.
         for &ns_id in &read.net {
             self.read_net_config(ns_id, true)?;
@@ -641,8 +746,9 @@ impl Context {
     pub fn dump_namespaces(&mut self) -> Result<Vec<String>> {
         let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
         let c = self.collected()?;
+        self.check_root()?;
         nsimg::check_dump(&self.proc, &c.namespaces, self.root_pid, &self.externals)?;
-        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), true, &self.log)?;
+        let read = self.gone_is_esrch(nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), true, &self.log))?;
         let mut images = read.images();
         // The net arm (CRIU's dump_net_ns), in the walk's order; its
         // refusals refuse the whole dump, before anything is written.

@@ -27,9 +27,14 @@ pub const CRIURS_LOG_DEBUG: u32 = 4;
 /// Makes a context for the process tree rooted at `pid`.
 ///
 /// On success writes a new context to `*out` and returns 0; the caller
-/// frees it with `criurs_ctx_free`. Returns -EINVAL for `pid` <= 0 or a
-/// NULL `out`, -ESRCH when no such process exists. `*out` is written only
-/// on success.
+/// frees it with `criurs_ctx_free`. Returns -EINVAL for `pid` <= 0, a
+/// thread id that is not a process, or a NULL `out`; -ESRCH when no such
+/// process exists. `*out` is written only on success. The context holds
+/// the process by a pidfd, not by its number: once it has exited, every
+/// call that reads the live tree (collect, read or dump namespaces) gives
+/// -ESRCH, even when the number was given to another process. What was
+/// collected stays readable, and calls that work through the namespace
+/// fds a collection holds (sockets, net configuration) still work.
 #[no_mangle]
 pub extern "C" fn criurs_ctx_new(pid: i32, out: *mut *mut criurs_ctx) -> c_int {
     guarded(|| {
