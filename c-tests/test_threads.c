@@ -14,6 +14,14 @@
 #include "tap.h"
 
 static criurs_ctx *shared;
+static pthread_barrier_t start;
+static int loops;
+
+static int iterations(int dflt)
+{
+	const char *n = getenv("CRIURS_TEST_ITERATIONS");
+	return n && atoi(n) > 0 ? atoi(n) : dflt;
+}
 
 struct worker {
 	int base; /* pids base+0.. are asked for and do not exist */
@@ -24,7 +32,8 @@ struct worker {
 static void *fail_and_read(void *arg)
 {
 	struct worker *w = arg;
-	for (int i = 0; i < 2000; i++) {
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < loops; i++) {
 		char want[32], copy[256];
 		int pid = w->base + (i % 50);
 		snprintf(want, sizeof(want), "%d", pid);
@@ -75,13 +84,15 @@ int main(void)
 	ok(mkdtemp(dir) && criurs_ctx_new(getpid(), &shared) == 0 && criurs_ctx_set_images_dir(shared, dir) == 0,
 	   "a context shared by two threads");
 	struct worker a = { 0x7ffff000, 0, 0 }, b = { 0x7ffff800, 0, 0 };
+	loops = iterations(20000);
+	pthread_barrier_init(&start, NULL, 2);
 	pthread_t ta, tb;
 	pthread_create(&ta, NULL, fail_and_read, &a);
 	pthread_create(&tb, NULL, fail_and_read, &b);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
-	ok(a.calls == 2000 && a.wrong == 0, "thread A read its own error each time (%d wrong)", a.wrong);
-	ok(b.calls == 2000 && b.wrong == 0, "thread B read its own error each time (%d wrong)", b.wrong);
+	ok(a.calls == loops && a.wrong == 0, "thread A read its own error each of %d times (%d wrong)", loops, a.wrong);
+	ok(b.calls == loops && b.wrong == 0, "thread B read its own error each of %d times (%d wrong)", loops, b.wrong);
 	ok(strlen(criurs_ctx_last_error(shared)) == 0, "the main thread, which failed nothing, reads an empty sentence");
 
 	/* The copy: cut short, NUL-terminated, full length returned. */
