@@ -252,13 +252,13 @@ impl Context {
                     self.collected = Some(collected);
                     return Ok(());
                 }
-                Err((e, tree)) => {
+                Err((e, read_through)) => {
                     if self.root_gone() {
                         return Err(Error::new(libc::ESRCH, format!("pid {} exited during the collection ({e})", self.root_pid)));
                     }
                     // A descendant that went away mid-way made a read fail:
                     // the next walk leaves it out.
-                    let Some(gone) = tree.as_ref().and_then(|t| self.departed_task(t)) else { return Err(e) };
+                    let Some(gone) = self.departed_task(&read_through) else { return Err(e) };
                     if attempt == MAX_COLLECTION_ATTEMPTS {
                         return Err(Error::new(
                             libc::EAGAIN,
@@ -272,27 +272,34 @@ impl Context {
         }
     }
 
-    /// One pass of `collect`: on failure, the error and the tree walked
-    /// (if the walk got that far).
+    /// One pass of `collect`: on failure, the error and the pids the
+    /// collectors read through (the task of each namespace that is
+    /// neither the caller's nor the root's).
     #[allow(clippy::type_complexity)]
-    fn collect_once(&self, for_dump: bool, collectors: Collectors) -> std::result::Result<(Collected, Option<image::Batch>), (Error, Option<ProcessTree>)> {
-        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log).map_err(|e| (e, None))?;
-        match self.collect_for_tree(&tree, for_dump, collectors) {
-            Ok((namespaces, user, mnt, net, images)) => {
+    fn collect_once(&self, for_dump: bool, collectors: Collectors) -> std::result::Result<(Collected, Option<image::Batch>), (Error, Vec<i32>)> {
+        // The walk and the table leave out tasks that exit under them;
+        // what fails there fails for a reason of its own.
+        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log).map_err(|e| (e, Vec::new()))?;
+        let namespaces = NsTable::build(&self.proc, &tree, &self.log).map_err(|e| (e, Vec::new()))?;
+        match self.collect_with_table(&tree, &namespaces, for_dump, collectors) {
+            Ok((user, mnt, net, images)) => {
                 Ok((Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() }, images))
             }
-            Err(e) => Err((e, Some(tree))),
+            Err(e) => {
+                let read_through = namespaces.entries().iter().filter(|n| n.ns_type == NsType::Other).map(|n| n.pid).collect();
+                Err((e, read_through))
+            }
         }
     }
 
     #[allow(clippy::type_complexity)]
-    fn collect_for_tree(
+    fn collect_with_table(
         &self,
         tree: &ProcessTree,
+        namespaces: &NsTable,
         for_dump: bool,
         collectors: Collectors,
-    ) -> Result<(NsTable, userns::UserNamespaces, mount::MountNamespaces, net::NetNamespaces, Option<image::Batch>)> {
-        let namespaces = NsTable::build(&self.proc, tree, &self.log)?;
+    ) -> Result<(userns::UserNamespaces, mount::MountNamespaces, net::NetNamespaces, Option<image::Batch>)> {
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), namespaces.len(), self.root_pid));
         if for_dump {
             // CRIU refuses these in collect_pstree_ids and dump_namespaces;
@@ -300,7 +307,7 @@ impl Context {
             if let Some(refusal) = namespaces.refusals().first() {
                 return Err(refusal.to_error());
             }
-            ns::pidns::check_root_is_init(&self.proc, &namespaces, self.root_pid, &self.externals)?;
+            ns::pidns::check_root_is_init(&self.proc, namespaces, self.root_pid, &self.externals)?;
         }
         let all = collectors == Collectors::All;
         // Without the dump (the mount-only step) the user collector only
@@ -312,15 +319,15 @@ impl Context {
             (Some(dir), true) => Some(image::Batch::new(dir.as_fd())?),
             _ => None,
         };
-        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images.as_mut())?;
-        let mnt = mount::collect_mnt_namespaces(&self.proc, &namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(&namespaces))?;
-        let net = if all { net::collect_net_namespaces(&self.proc, &namespaces, &self.log, for_dump)? } else { Default::default() };
+        let user = userns::collect_user_namespaces(&self.proc, namespaces, &self.log, for_dump && all, images.as_mut())?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(namespaces))?;
+        let net = if all { net::collect_net_namespaces(&self.proc, namespaces, &self.log, for_dump)? } else { Default::default() };
         if let Some(batch) = images.as_mut() {
-            for (ns_id, key) in ns::pidns::external_pid_namespaces(&namespaces, &self.externals) {
+            for (ns_id, key) in ns::pidns::external_pid_namespaces(namespaces, &self.externals) {
                 batch.add(&ns::pidns::image_name(ns_id), &ns::pidns::encode(key))?;
             }
         }
-        Ok((namespaces, user, mnt, net, images))
+        Ok((user, mnt, net, images))
     }
 
     /// Whether the root has exited or is exiting: by its pidfd on the
@@ -353,14 +360,9 @@ impl Context {
         })
     }
 
-    /// A task of `tree` that was alive when walked and is not any more.
-    fn departed_task(&self, tree: &ProcessTree) -> Option<i32> {
-        tree.tasks
-            .iter()
-            .skip(1)
-            .filter(|t| t.state == pstree::TaskState::Alive)
-            .find(|t| pstree::task_gone(&self.proc, t.pid))
-            .map(|t| t.pid)
+    /// A task of `pids` that is gone or exiting by now.
+    fn departed_task(&self, pids: &[i32]) -> Option<i32> {
+        pids.iter().copied().find(|&pid| pstree::task_gone(&self.proc, pid))
     }
 
     fn collected(&self) -> Result<&Collected> {

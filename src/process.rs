@@ -12,11 +12,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::error::{Error, Result};
 
-/// A live process held by a pidfd.
+/// A live process held by a pidfd; where the kernel (or valgrind) has no
+/// pidfd_open, by its pid and start time instead.
 #[derive(Debug)]
 pub struct PidHandle {
     pid: i32,
-    fd: OwnedFd,
+    fd: Option<OwnedFd>,
+    start_time: u64,
 }
 
 impl PidHandle {
@@ -26,17 +28,20 @@ impl PidHandle {
         crate::pstree::check_pid(pid)?;
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
-            let errno = nix::errno::Errno::last();
-            return Err(match errno {
-                nix::errno::Errno::ESRCH => Error::new(libc::ESRCH, format!("pid {pid} does not exist")),
-                nix::errno::Errno::EINVAL => Error::invalid(format!("pid {pid} is a thread, not a process")),
-                e => Error::sys(e, format!("pidfd_open of pid {pid}")),
-            });
-        }
-        // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
-        Ok(PidHandle { pid, fd })
+        let fd = if fd >= 0 {
+            // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+            Some(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+        } else {
+            match nix::errno::Errno::last() {
+                nix::errno::Errno::ENOSYS => None,
+                nix::errno::Errno::ESRCH => return Err(Error::new(libc::ESRCH, format!("pid {pid} does not exist"))),
+                nix::errno::Errno::EINVAL => return Err(Error::invalid(format!("pid {pid} is a thread, not a process"))),
+                e => return Err(Error::sys(e, format!("pidfd_open of pid {pid}"))),
+            }
+        };
+        // Read after the pidfd is open: the process it names is this one.
+        let start_time = start_time(pid).ok_or_else(|| Error::new(libc::ESRCH, format!("pid {pid} does not exist")))?;
+        Ok(PidHandle { pid, fd, start_time })
     }
 
     pub fn pid(&self) -> i32 {
@@ -46,7 +51,8 @@ impl PidHandle {
     /// Whether the process has exited (zombie, reaped, or its number
     /// given to another process): its pidfd polls readable.
     pub fn exited(&self) -> bool {
-        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let Some(fd) = &self.fd else { return start_time(self.pid) != Some(self.start_time) };
+        let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd, timeout 0 (never blocks).
         let n = unsafe { libc::poll(&mut pfd, 1, 0) };
         n != 0 && (n < 0 || pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
@@ -62,6 +68,15 @@ impl PidHandle {
         }
         Ok(())
     }
+}
+
+/// The start time (field 22 of `/proc/PID/stat`, in clock ticks since
+/// boot): with the pid, it names one process for the system's lifetime.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let field = stat[close + 1..].split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).nth(19)?;
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 /// A child process made by [`fork_child`], waited for through its pidfd.
@@ -208,6 +223,7 @@ mod tests {
         assert_eq!(e.errno(), libc::ESRCH);
         assert!(e.message().contains(&pid.to_string()), "{e}");
         assert_eq!(PidHandle::open(i32::MAX).unwrap_err().errno(), libc::ESRCH);
+        assert!(start_time(std::process::id() as i32).is_some_and(|t| t > 0));
         assert_eq!(PidHandle::open(0).unwrap_err().errno(), libc::EINVAL);
     }
 }
