@@ -85,12 +85,15 @@ test-c: $(C_TESTS)
 test-c-san: $(C_TESTS_SAN)
 	ASAN_OPTIONS=detect_leaks=1 CRIURS_LIB=$(abspath $(RELEASE))/libcriurs.so c-tests/run $(C_TESTS_SAN)
 
-# The whole C harness under valgrind: no memory error and no leak on any
-# path, failures included (the racing tests run fewer iterations there).
+# The C harness under valgrind: no memory error and no leak on any path,
+# failures included (the racing tests run fewer iterations there). All but
+# test_nsimg: under valgrind 3.19 a SysV shm segment attached by the
+# library is not where /proc/self/maps says (ASan covers that test).
 VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 	--error-exitcode=99
-test-c-valgrind: $(C_TESTS)
-	@fail=0; for t in $(C_TESTS); do n=$$(basename $$t); log=$(RELEASE)/valgrind-$$n.log; \
+C_TESTS_VALGRIND := $(filter-out %/test_nsimg,$(C_TESTS))
+test-c-valgrind: $(C_TESTS_VALGRIND)
+	@fail=0; for t in $(C_TESTS_VALGRIND); do n=$$(basename $$t); log=$(RELEASE)/valgrind-$$n.log; \
 	  if CRIURS_TEST_ITERATIONS=20 $(VALGRIND) $$t > $$log 2>&1; then \
 	    echo "ok: $$n clean under valgrind ($$(grep -c '^ok ' $$log) checks)"; \
 	  else cat $$log; echo "valgrind found errors or leaks in $$n (log: $$log)" >&2; fail=1; fi; done; exit $$fail

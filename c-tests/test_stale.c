@@ -45,13 +45,13 @@ static int refused_tree(void *arg)
 		return 1;
 	snprintf(sub, sizeof(sub), "%s/sub", dir_a);
 	/* Become the namespace's root (host uid 100000) to own what it makes. */
-	if (setresgid(0, 0, 0) || setresuid(0, 0, 0) || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL))
+	if (setresgid(0, 0, 0) || setresuid(0, 0, 0) || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
 		return 2;
 	if (mount("stale", dir_a, "tmpfs", 0, NULL))
 		return 3;
 	if (mkdir(sub, 0755))
 		return 4;
-	if (mount(sub, dir_b, NULL, MS_BIND, NULL))
+	if (mount(sub, dir_b, "none", MS_BIND, NULL))
 		return 5;
 	if (umount2(dir_a, MNT_DETACH))
 		return 6;
