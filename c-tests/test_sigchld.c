@@ -40,14 +40,15 @@ static int in_userns(void *arg)
 	return 0;
 }
 
-/* A root in new user and mount namespaces, mapped from here. */
+/* A root in new user and net namespaces, mapped from here (its mount
+ * namespace is ours: nothing of the host's mounts is validated). */
 static pid_t start_root(int hold[2])
 {
 	if (pipe(hold))
 		return -1;
 	hold_fd = hold[0];
 	hold_wr_fd = hold[1];
-	pid_t c = clone(in_userns, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL);
+	pid_t c = clone(in_userns, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD, NULL);
 	close(hold[0]);
 	if (c < 0)
 		return -1;
