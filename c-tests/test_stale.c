@@ -109,7 +109,8 @@ int main(void)
 	ok(rc == 0 && n == 1, "its uid map: %zu extent (%d)", n, rc);
 
 	rc = criurs_collect_namespaces(ctx, true);
-	ok(rc != 0 && strstr(criurs_ctx_last_error(ctx), "proper root mount"), "the collection for a dump fails in the mount step (%d: %s)",
+	/* Its own bind, or whatever of the host's mounts it copied, is refused. */
+	ok(rc < 0 && strstr(criurs_ctx_last_error(ctx), "mount"), "the collection for a dump fails in the mount step (%d: %s)",
 	   rc, criurs_ctx_last_error(ctx));
 	ok(extent_count(ctx, user.id, &n) == -ENOENT && n == 99, "no stale uid map count after it");
 	criurs_id_extent e = { 7, 7, 7 };
