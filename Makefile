@@ -22,7 +22,7 @@ C_TESTS := $(patsubst c-tests/%.c,$(RELEASE)/c-tests/%,$(wildcard c-tests/test_*
 C_TESTS_SAN := $(patsubst c-tests/%.c,$(RELEASE)/c-tests-san/%,$(wildcard c-tests/test_*.c))
 C_LINK  := -L$(RELEASE) -lcriurs -Wl,-rpath,$(abspath $(RELEASE))
 
-.PHONY: all deps lib header header-check check check-all doc test-rust test-c test-c-san test-c-valgrind \
+.PHONY: all deps lib header header-check check check-all doc test-rust test-c test-c-san test-c-valgrind test-soak \
 	install-check test-demo test-examples demo install uninstall clean bench examples examples-rust examples-go \
 	fuzz fuzz-check
 
@@ -86,12 +86,23 @@ test-c: $(C_TESTS)
 test-c-san: $(C_TESTS_SAN)
 	ASAN_OPTIONS=detect_leaks=1 CRIURS_LIB=$(abspath $(RELEASE))/libcriurs.so c-tests/run $(C_TESTS_SAN)
 
-# The user-namespace test under valgrind: no leak on any path, failures included.
-test-c-valgrind: $(RELEASE)/c-tests/test_userns
-	valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
-	  --error-exitcode=99 $(RELEASE)/c-tests/test_userns > $(RELEASE)/valgrind-userns.log 2>&1 || \
-	  { cat $(RELEASE)/valgrind-userns.log; echo "valgrind found errors or leaks in test_userns" >&2; exit 1; }
-	@grep -E '^(not ok|1\.\.)' $(RELEASE)/valgrind-userns.log; echo "ok: test_userns clean under valgrind"
+# The C harness under valgrind: no memory error and no leak on any path,
+# failures included (the racing tests run fewer iterations there). All but
+# test_nsimg: under valgrind 3.19 a SysV shm segment attached by the
+# library is not where /proc/self/maps says (ASan covers that test).
+VALGRIND := valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	--error-exitcode=99
+C_TESTS_VALGRIND := $(filter-out %/test_nsimg,$(C_TESTS))
+test-c-valgrind: $(C_TESTS_VALGRIND)
+	@fail=0; for t in $(C_TESTS_VALGRIND); do n=$$(basename $$t); log=$(RELEASE)/valgrind-$$n.log; \
+	  if CRIURS_TEST_ITERATIONS=20 $(VALGRIND) $$t > $$log 2>&1; then \
+	    echo "ok: $$n clean under valgrind ($$(grep -c '^ok ' $$log) checks)"; \
+	  else cat $$log; echo "valgrind found errors or leaks in $$n (log: $$log)" >&2; fail=1; fi; done; exit $$fail
+
+# 1,000 cycles of new context / collect / dump / free in one process:
+# open fds and RSS must stay flat (c-tests/soak.c).
+test-soak: $(RELEASE)/c-tests/soak
+	$(RELEASE)/c-tests/soak
 
 test-demo: lib examples
 	demo/check
@@ -111,7 +122,7 @@ fuzz-check:
 check: deps
 	@$(MAKE) --no-print-directory check-all
 
-check-all: header-check lib test-rust doc test-c test-c-san test-c-valgrind test-examples install-check test-demo fuzz-check
+check-all: header-check lib test-rust doc test-c test-c-san test-c-valgrind test-soak test-examples install-check test-demo fuzz-check
 
 # Installs into a scratch DESTDIR and builds a C program with pkg-config.
 install-check: lib

@@ -35,7 +35,7 @@ static int child_setup(void)
 {
 	char p[512];
 	const char *dirs[] = { "/sp ace", "/new\nline", "/shared", "/peer", "/t", "/bindsub" };
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+	if (unshare(CLONE_NEWNS) || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
 		return -1;
 	if (mount("cbase", base, "tmpfs", 0, "size=1m"))
 		return -1;
@@ -51,18 +51,18 @@ static int child_setup(void)
 	if (mount("odd", p, "tmpfs", 0, "size=64k"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/shared", base);
-	if (mount("shr", p, "tmpfs", 0, "size=64k") || mount(NULL, p, NULL, MS_SHARED, NULL))
+	if (mount("shr", p, "tmpfs", 0, "size=64k") || mount("none", p, "none", MS_SHARED, NULL))
 		return -1;
 	char q[512];
 	snprintf(q, sizeof(q), "%s/peer", base);
-	if (mount(p, q, NULL, MS_BIND, NULL))
+	if (mount(p, q, "none", MS_BIND, NULL))
 		return -1;
 	snprintf(p, sizeof(p), "%s/t", base);
 	if (mount("tsrc", p, "tmpfs", 0, "size=64k"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/t/sub", base);
 	snprintf(q, sizeof(q), "%s/bindsub", base);
-	if (mkdir(p, 0755) || mount(p, q, NULL, MS_BIND, NULL))
+	if (mkdir(p, 0755) || mount(p, q, "none", MS_BIND, NULL))
 		return -1;
 	return 0;
 }
@@ -197,8 +197,9 @@ int main(void)
 	ok(mkdtemp(dir) != NULL && criurs_ctx_set_images_dir(ctx, dir) == 0, "images dir");
 	rc = criurs_dump_mnt_ns(ctx, ns.id);
 	snprintf(img, sizeof(img), "%s/mountpoints-%u.img", dir, ns.id);
-	struct stat ist;
-	ok(rc == 0 && stat(img, &ist) == 0 && ist.st_size > 100, "image written: %d, %lld bytes", rc, (long long)ist.st_size);
+	struct stat ist = { 0 };
+	int img_rc = stat(img, &ist);
+	ok(rc == 0 && img_rc == 0 && ist.st_size > 100, "image written: %d, %lld bytes", rc, (long long)ist.st_size);
 	FILE *f = fopen(img, "rb");
 	unsigned char head[8] = { 0 };
 	ok(f && fread(head, 1, 8, f) == 8 && head[4] == 0x28 && head[5] == 0x39 && head[6] == 0x56 && head[7] == 0x55,

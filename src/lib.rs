@@ -80,8 +80,9 @@
 //! # Modules
 //!
 //! One room per job, arrows pointing down: [`pstree`] (tasks from
-//! `/proc`), [`ns`] (the namespace table, entering a namespace on a
-//! short-lived thread), [`userns`], [`mount`], [`net`] and [`netlink`]
+//! `/proc`), [`process`] (the root's pidfd, the check's children),
+//! [`ns`] (the namespace table, entering a namespace on a short-lived
+//! thread), [`userns`], [`mount`], [`net`] and [`netlink`]
 //! (sock_diag), [`image`] (CRIU's framing, generated protobuf types),
 //! [`error`] and [`log`] (leveled lines to a callback the context holds).
 //! The C ABI (`ffi`, hidden here) is a thin layer over this API with no
@@ -98,6 +99,7 @@ pub mod netdev;
 pub mod netlink;
 pub mod ns;
 pub mod nsimg;
+pub mod process;
 pub mod pstree;
 pub mod userns;
 
@@ -126,6 +128,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug)]
 pub struct Context {
     root_pid: i32,
+    /// The root held by a pidfd (on the system's /proc): every call that
+    /// reads the live system checks it, so a root that exited, whose pid
+    /// may now be another process's, gives -ESRCH.
+    root: Option<process::PidHandle>,
     proc: ProcRoot,
     log: Logger,
     images_dir: Option<OwnedFd>,
@@ -162,7 +168,9 @@ struct Collected {
 }
 
 impl Context {
-    /// A context for the tree rooted at `root_pid` on the system's /proc.
+    /// A context for the tree rooted at `root_pid` on the system's /proc,
+    /// held by a pidfd: once the root has exited (its pid perhaps another
+    /// process's), calls that read the live tree fail with -ESRCH.
     pub fn new(root_pid: i32) -> Result<Context> {
         Self::with_proc_root(root_pid, ProcRoot::default())
     }
@@ -170,9 +178,11 @@ impl Context {
     /// A context reading procfs at `proc` (fixtures in tests).
     pub fn with_proc_root(root_pid: i32, proc: ProcRoot) -> Result<Context> {
         pstree::check_pid(root_pid)?;
+        let root = if proc == ProcRoot::default() { Some(process::PidHandle::open(root_pid)?) } else { None };
         pstree::task_state(&proc, root_pid)?;
         Ok(Context {
             root_pid,
+            root,
             proc,
             log: Logger::default(),
             images_dir: None,
@@ -231,15 +241,7 @@ impl Context {
     }
 
     fn collect(&mut self, for_dump: bool, collectors: Collectors) -> Result<()> {
-        // What CRIU writes while it collects (userns-N, pidns-N) is staged
-        // and named only once every collector succeeded: a failed
-        // collection leaves no image of it.
-        let mut images = match (&self.images_dir, for_dump && collectors == Collectors::All) {
-            (Some(dir), true) => Some(image::Batch::new(dir.as_fd())?),
-            _ => None,
-        };
-        self.collect_staged(for_dump, collectors, images.as_mut())?;
-        if let Some(batch) = images {
+        if let Some(batch) = self.collect_staged(for_dump, collectors)? {
             self.commit(batch)?;
         }
         Ok(())
@@ -254,13 +256,73 @@ impl Context {
         Ok(names)
     }
 
-    /// The collection, staging what a dump writes into `images`.
-    fn collect_staged(&mut self, for_dump: bool, collectors: Collectors, mut images: Option<&mut image::Batch>) -> Result<()> {
+    /// The collection. What CRIU writes while it collects (userns-N,
+    /// pidns-N) comes back staged, not named: the caller commits it (or
+    /// adds to it) once everything succeeded, so a failed collection
+    /// leaves no image of it.
+    fn collect_staged(&mut self, for_dump: bool, collectors: Collectors) -> Result<Option<image::Batch>> {
         // Nothing from before survives a collection, failed or not.
         self.collected = None;
         self.loose_user = Default::default();
-        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log)?;
-        let namespaces = NsTable::build(&self.proc, &tree, &self.log)?;
+        self.check_root()?;
+        let mut attempt = 1;
+        loop {
+            match self.collect_once(for_dump, collectors) {
+                Ok((collected, images)) => {
+                    // Whatever was read after the root's death may be of
+                    // a process that took its pid.
+                    self.check_root()?;
+                    self.collected = Some(collected);
+                    return Ok(images);
+                }
+                Err((e, read_through)) => {
+                    if self.root_gone() {
+                        return Err(Error::new(libc::ESRCH, format!("pid {} exited during the collection ({e})", self.root_pid)));
+                    }
+                    // A descendant that went away mid-way made a read fail:
+                    // the next walk leaves it out.
+                    let Some(gone) = self.departed_task(&read_through) else { return Err(e) };
+                    if attempt == MAX_COLLECTION_ATTEMPTS {
+                        return Err(Error::new(
+                            libc::EAGAIN,
+                            format!("the tree under pid {} kept changing: {attempt} collections each lost a task ({e})", self.root_pid),
+                        ));
+                    }
+                    self.log.info("ns", format_args!("task {gone} exited during the collection ({e}); collecting again"));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One pass of `collect`: on failure, the error and the pids the
+    /// collectors read through (the task of each namespace that is
+    /// neither the caller's nor the root's).
+    #[allow(clippy::type_complexity)]
+    fn collect_once(&self, for_dump: bool, collectors: Collectors) -> std::result::Result<(Collected, Option<image::Batch>), (Error, Vec<i32>)> {
+        // The walk and the table leave out tasks that exit under them;
+        // what fails there fails for a reason of its own.
+        let tree = pstree::collect_tree(&self.proc, self.root_pid, &self.log).map_err(|e| (e, Vec::new()))?;
+        let namespaces = NsTable::build(&self.proc, &tree, &self.log).map_err(|e| (e, Vec::new()))?;
+        match self.collect_with_table(&tree, &namespaces, for_dump, collectors) {
+            Ok((user, mnt, net, images)) => {
+                Ok((Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default(), holders: None }, images))
+            }
+            Err(e) => {
+                let read_through = namespaces.entries().iter().filter(|n| n.ns_type == NsType::Other).map(|n| n.pid).collect();
+                Err((e, read_through))
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn collect_with_table(
+        &self,
+        tree: &ProcessTree,
+        namespaces: &NsTable,
+        for_dump: bool,
+        collectors: Collectors,
+    ) -> Result<(userns::UserNamespaces, mount::MountNamespaces, net::NetNamespaces, Option<image::Batch>)> {
         self.log.info("ns", format_args!("{} tasks, {} namespaces under pid {}", tree.tasks.len(), namespaces.len(), self.root_pid));
         if for_dump {
             // CRIU refuses these in collect_pstree_ids and dump_namespaces;
@@ -268,21 +330,62 @@ impl Context {
             if let Some(refusal) = namespaces.refusals().first() {
                 return Err(refusal.to_error());
             }
-            ns::pidns::check_root_is_init(&self.proc, &namespaces, self.root_pid, &self.externals)?;
+            ns::pidns::check_root_is_init(&self.proc, namespaces, self.root_pid, &self.externals)?;
         }
         let all = collectors == Collectors::All;
         // Without the dump (the mount-only step) the user collector only
         // reads maps: the mount rules need the root's.
-        let user = userns::collect_user_namespaces(&self.proc, &namespaces, &self.log, for_dump && all, images.as_deref_mut())?;
-        let mnt = mount::collect_mnt_namespaces(&self.proc, &namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(&namespaces))?;
-        let net = if all { net::collect_net_namespaces(&self.proc, &namespaces, &self.log, for_dump)? } else { Default::default() };
-        if let Some(batch) = images {
-            for (ns_id, key) in ns::pidns::external_pid_namespaces(&namespaces, &self.externals) {
+        // What CRIU writes while it collects (userns-N, pidns-N) is staged
+        // and named only once every collector succeeded: a failed
+        // collection leaves no image of it.
+        let mut images = match (&self.images_dir, for_dump && all) {
+            (Some(dir), true) => Some(image::Batch::new(dir.as_fd())?),
+            _ => None,
+        };
+        let user = userns::collect_user_namespaces(&self.proc, namespaces, &self.log, for_dump && all, images.as_mut())?;
+        let mnt = mount::collect_mnt_namespaces(&self.proc, namespaces, &self.log, for_dump, &self.mount_config, user.root_maps(namespaces))?;
+        let net = if all { net::collect_net_namespaces(&self.proc, namespaces, &self.log, for_dump)? } else { Default::default() };
+        if let Some(batch) = images.as_mut() {
+            for (ns_id, key) in ns::pidns::external_pid_namespaces(namespaces, &self.externals) {
                 batch.add(&ns::pidns::image_name(ns_id), &ns::pidns::encode(key))?;
             }
         }
-        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default(), holders: None });
-        Ok(())
+        Ok((user, mnt, net, images))
+    }
+
+    /// Whether the root has exited or is exiting: by its pidfd on the
+    /// system's /proc, and by its stat file.
+    fn root_gone(&self) -> bool {
+        // The pidfd polls readable only once the exit is complete; /proc
+        // shows it from its start (a read may fail before the pidfd says).
+        self.root.as_ref().is_some_and(|h| h.exited()) || pstree::task_gone(&self.proc, self.root_pid)
+    }
+
+    /// -ESRCH once the root is gone (its pid may be another's by now):
+    /// the first step of every call that reads the live system.
+    fn check_root(&self) -> Result<()> {
+        match &self.root {
+            Some(handle) if handle.exited() && pstree::task_state(&self.proc, self.root_pid) == Ok(pstree::TaskState::Zombie) => {
+                Err(Error::new(libc::ESRCH, format!("pid {} is a zombie: a tree root must be alive", self.root_pid)))
+            }
+            Some(handle) => handle.check(),
+            None if self.root_gone() => Err(Error::new(libc::ESRCH, format!("pid {} exited", self.root_pid))),
+            None => Ok(()),
+        }
+    }
+
+    /// A failure of a call on the live tree becomes -ESRCH when the root
+    /// went away meanwhile: the read failed because it exited.
+    fn gone_is_esrch<T>(&self, read: Result<T>) -> Result<T> {
+        read.map_err(|e| match self.root_gone() {
+            true => Error::new(libc::ESRCH, format!("pid {} exited during the call ({e})", self.root_pid)),
+            false => e,
+        })
+    }
+
+    /// A task of `pids` that is gone or exiting by now.
+    fn departed_task(&self, pids: &[i32]) -> Option<i32> {
+        pids.iter().copied().find(|&pid| pstree::task_gone(&self.proc, pid))
     }
 
     fn collected(&self) -> Result<&Collected> {
@@ -502,21 +605,21 @@ impl Context {
     /// carries its final name, and the context keeps no collection (as a
     /// failed [`Context::collect_namespaces`]). Returns the names written.
     pub fn dump(&mut self) -> Result<Vec<String>> {
-        let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
-        let mut batch = image::Batch::new(dir.as_fd())?;
-        let written = self.stage_dump(&mut batch).and_then(|()| self.commit(batch));
+        self.images_dir()?;
+        let written = self.stage_dump().and_then(|batch| self.commit(batch));
         if written.is_err() {
             self.collected = None;
         }
         written
     }
 
-    fn stage_dump(&mut self, batch: &mut image::Batch) -> Result<()> {
-        self.collect_staged(true, Collectors::All, Some(batch))?;
+    fn stage_dump(&mut self) -> Result<image::Batch> {
+        let mut batch = self.collect_staged(true, Collectors::All)?.expect("a dump's collection stages into the images directory");
         for ns_id in self.mount_namespaces_to_dump()? {
-            self.stage_mnt_ns(ns_id, batch)?;
+            self.stage_mnt_ns(ns_id, &mut batch)?;
         }
-        self.stage_namespaces(batch)
+        self.stage_namespaces(&mut batch)?;
+        Ok(batch)
     }
 
     /// Reads mountpoints-<ns_id>.img back from the images directory.
@@ -526,6 +629,9 @@ impl Context {
         mount::image::decode(&bytes, &name)
     }
 }
+
+/// How many times `collect` walks again after descendants exited mid-way.
+const MAX_COLLECTION_ATTEMPTS: u32 = 16;
 
 /// Which collectors `collect` runs after the namespace table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -560,6 +666,8 @@ impl Context {
     pub fn collect_sockets_for(&mut self, ns_id: u32, purpose: net::Purpose) -> Result<()> {
         let ns = self.namespace(ns_id, NsKind::Net)?.clone();
         let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
+        // Read through the namespace's fd, held since the collection: the
+        // root need not be alive, and no other process can answer.
         collected.net.collect_sockets(&self.proc, &ns, purpose, &self.log)?;
         Ok(())
     }
@@ -712,7 +820,8 @@ impl Context {
     /// same id): for `show` and the getters. Needs a collected table.
     pub fn read_namespaces(&mut self) -> Result<&nsimg::NsImages> {
         let c = self.collected()?;
-        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), false, &self.log)?;
+        self.check_root()?;
+        let read = self.gone_is_esrch(nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), false, &self.log))?;
         // The net arm: each net namespace as a dump reads it.
         for &ns_id in &read.net {
             self.read_net_config(ns_id, true)?;
@@ -743,8 +852,9 @@ impl Context {
 
     fn stage_namespaces(&mut self, batch: &mut image::Batch) -> Result<()> {
         let c = self.collected()?;
+        self.check_root()?;
         nsimg::check_dump(&self.proc, &c.namespaces, self.root_pid, &self.externals)?;
-        let read = nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), true, &self.log)?;
+        let read = self.gone_is_esrch(nsimg::read_namespaces(&self.proc, &c.tree, &c.namespaces, c.user.root_maps(&c.namespaces), true, &self.log))?;
         let mut images = read.images();
         // The net arm (CRIU's dump_net_ns), in the walk's order; its
         // refusals refuse the whole dump, before anything is written.

@@ -107,6 +107,33 @@ pub fn parse_stat_state(stat: &[u8], what: &str) -> Result<TaskState> {
     })
 }
 
+/// The kernel's PF_EXITING: set as a task starts to exit, before it
+/// drops its namespaces and files (its stat state may still say running).
+const PF_EXITING: u64 = 0x4;
+
+/// Whether a task is gone or on its way out: no stat, a zombie or dead
+/// state, or PF_EXITING in its flags. A read of its /proc files that
+/// failed then failed because it exited, not for a reason of its own.
+pub fn task_gone(proc: &ProcRoot, pid: i32) -> bool {
+    match task_state(proc, pid) {
+        Ok(TaskState::Alive) => task_exiting(proc, pid),
+        _ => true,
+    }
+}
+
+/// PF_EXITING in the flags field (the 9th) of `/proc/PID/stat`; a stat
+/// that cannot be read counts as exiting.
+fn task_exiting(proc: &ProcRoot, pid: i32) -> bool {
+    let Ok(stat) = std::fs::read(proc.pid_path(pid, "stat")) else { return true };
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else { return false };
+    let flags = stat[close + 1..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .nth(6)
+        .and_then(|w| std::str::from_utf8(w).ok()?.parse::<u64>().ok());
+    flags.is_some_and(|f| f & PF_EXITING != 0)
+}
+
 /// The pid a task has in its own (innermost) pid namespace: the last
 /// number of the `NSpid:` line of `/proc/PID/status`.
 pub fn pid_in_own_ns(proc: &ProcRoot, pid: i32) -> Result<i32> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ResultExt};
 use crate::image::{self, pb, USERNS_MAGIC};
 use crate::log::Logger;
 use crate::ns::{enter::open_ns, NsKind, NsTable};
@@ -176,20 +176,18 @@ pub fn check_user_ns(proc: &ProcRoot, pid: i32, maps: &IdMaps, table: Option<&Ns
     let (report_rd, report_wr) = nix::unistd::pipe().map_err(|e| Error::sys(e, "pipe for the user namespace check"))?;
     // SAFETY: the child only calls async-signal-safe functions (prctl,
     // set*id, setgroups, capget/capset, setns, write, _exit) on data
-    // prepared before the fork, and never returns into Rust code.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(Error::sys(nix::errno::Errno::last(), "fork for the user namespace check"));
+    // prepared before the clone, and never returns into Rust code. It is
+    // made with exit signal 0, so a host's SIGCHLD handler cannot reap it.
+    let child = unsafe {
+        let report_fd = report_wr.as_raw_fd();
+        let raw = &raw;
+        crate::process::fork_child(move || check_in_child(uid, gid, raw, report_fd))
     }
-    if child == 0 {
-        // SAFETY: see above; `report_wr` and the ns fds are open in the child.
-        unsafe { check_in_child(uid, gid, &raw, report_wr.as_raw_fd()) }
-    }
+    .context("the user namespace check")?;
     drop(report_wr);
     let mut report = [0u8; 8];
-    let got = nix::unistd::read(&report_rd, &mut report).unwrap_or(0);
-    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None)
-        .map_err(|e| Error::sys(e, "wait for the user namespace check"))?;
+    let got = read_report(&report_rd, &mut report);
+    let status = child.wait().context("the user namespace check")?;
     drop(fds);
     if got == 8 {
         let step = u32::from_le_bytes(report[..4].try_into().unwrap()) as usize;
@@ -201,9 +199,24 @@ pub fn check_user_ns(proc: &ProcRoot, pid: i32, maps: &IdMaps, table: Option<&Ns
         ));
     }
     match status {
-        nix::sys::wait::WaitStatus::Exited(_, 0) => Ok(()),
+        crate::process::Exit::Code(0) => Ok(()),
         other => Err(Error::new(libc::ECHILD, format!("user namespace check for pid {pid} ended with {other:?}"))),
     }
+}
+
+/// Reads the child's 8-byte report (none when it succeeded), across
+/// interruptions by the host's signal handlers.
+fn read_report(fd: &OwnedFd, report: &mut [u8; 8]) -> usize {
+    let mut got = 0;
+    while got < report.len() {
+        match nix::unistd::read(fd, &mut report[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    got
 }
 
 /// The body of the check's child. Never returns.

@@ -84,10 +84,16 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
 )
+
+// criurs_ctx_last_error is the sentence of the calling OS thread's last
+// failure: the library calls and the reads of their sentences stay on one
+// thread (the main goroutine's, for the life of the program).
+func init() { runtime.LockOSThread() }
 
 // Namespace is one row of the library's namespace table.
 type Namespace struct {

@@ -12,8 +12,10 @@ pub mod ns;
 pub mod nsimg;
 pub mod userns;
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -28,16 +30,88 @@ use crate::Context;
 /// again on it, or until it is freed.
 pub struct criurs_ctx {
     inner: Mutex<Context>,
-    last_error: Mutex<CString>,
+    /// Names the context in the per-thread state below (an address could
+    /// be reused by a later context).
+    serial: u64,
+}
+
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// How many contexts' last errors one thread keeps (the least recently
+/// failed is forgotten first).
+const LAST_ERRORS_PER_THREAD: usize = 64;
+
+thread_local! {
+    /// This thread's last failure on each context, by serial, most recent
+    /// last: what criurs_ctx_last_error hands out, so no other thread's
+    /// call can free a sentence this thread is reading.
+    static LAST_ERRORS: RefCell<Vec<(u64, CString)>> = const { RefCell::new(Vec::new()) };
+    /// The contexts whose log callback this thread is running now.
+    static IN_LOG_CALLBACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 impl criurs_ctx {
     fn new(ctx: Context) -> Self {
-        criurs_ctx { inner: Mutex::new(ctx), last_error: Mutex::new(CString::default()) }
+        criurs_ctx { inner: Mutex::new(ctx), serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed) }
     }
 
     fn remember(&self, err: &Error) {
-        *self.last_error.lock() = to_cstring(err.message());
+        let text = to_cstring(err.message());
+        let _ = LAST_ERRORS.try_with(|errors| {
+            let mut errors = errors.borrow_mut();
+            errors.retain(|(serial, _)| *serial != self.serial);
+            if errors.len() == LAST_ERRORS_PER_THREAD {
+                errors.remove(0);
+            }
+            errors.push((self.serial, text));
+        });
+    }
+
+    /// Runs `f` on this thread's last error sentence for the context
+    /// (empty when none).
+    fn with_last_error<R>(&self, f: impl FnOnce(&CStr) -> R) -> R {
+        let mut f = Some(f);
+        let out = LAST_ERRORS.try_with(|errors| {
+            let errors = errors.borrow();
+            let text = errors.iter().find(|(serial, _)| *serial == self.serial).map_or(c"", |(_, t)| t.as_c_str());
+            (f.take().expect("called once"))(text)
+        });
+        match out {
+            Ok(r) => r,
+            Err(_) => (f.take().expect("not called"))(c""),
+        }
+    }
+
+    fn forget(&self) {
+        let _ = LAST_ERRORS.try_with(|errors| errors.borrow_mut().retain(|(serial, _)| *serial != self.serial));
+    }
+
+    /// Whether this thread is inside this context's log callback, which
+    /// runs while a call holds the context's lock.
+    fn in_own_log_callback(&self) -> bool {
+        IN_LOG_CALLBACK.try_with(|c| c.borrow().contains(&self.serial)).unwrap_or(false)
+    }
+}
+
+/// Marks this thread as running context `serial`'s log callback until
+/// dropped.
+struct LogCallbackGuard(u64);
+
+impl LogCallbackGuard {
+    fn enter(serial: u64) -> Self {
+        let _ = IN_LOG_CALLBACK.try_with(|c| c.borrow_mut().push(serial));
+        LogCallbackGuard(serial)
+    }
+}
+
+impl Drop for LogCallbackGuard {
+    fn drop(&mut self) {
+        let _ = IN_LOG_CALLBACK.try_with(|c| {
+            let mut c = c.borrow_mut();
+            if let Some(at) = c.iter().rposition(|&s| s == self.0) {
+                c.remove(at);
+            }
+        });
     }
 }
 
@@ -65,6 +139,12 @@ where
     let Some(handle) = (unsafe { ctx.as_ref() }) else {
         return -libc::EINVAL;
     };
+    if handle.in_own_log_callback() {
+        // The call that logs holds the lock: waiting for it would never end.
+        let e = Error::new(libc::EDEADLK, "a call on this context from its own log callback: the context is busy with the call that logs");
+        handle.remember(&e);
+        return -e.errno();
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut handle.inner.lock())));
     match outcome.unwrap_or_else(|p| Err(panic_error(p))) {
         Ok(()) => 0,

@@ -47,8 +47,11 @@ impl From<&NsEntry> for criurs_ns_info {
 /// (the root and all descendants), builds the namespace table, then runs
 /// the user, mount and net collectors. With `for_dump`, images are
 /// written into the images directory as CRIU's dump would. On failure
-/// the context keeps nothing from this call. Returns 0 or -errno
-/// (-ESRCH: the root exited; -EACCES/-EPERM: not allowed to inspect a
+/// the context keeps nothing from this call. The tree is not frozen: a
+/// descendant that exits while it is read is left out (the walk starts
+/// again without it). Returns 0 or -errno (-ESRCH: the root exited, or
+/// its pid now names another process; -EAGAIN: descendants kept exiting
+/// under 16 walks in a row; -EACCES/-EPERM: not allowed to inspect a
 /// task).
 #[no_mangle]
 pub extern "C" fn criurs_collect_namespaces(ctx: *mut criurs_ctx, for_dump: bool) -> c_int {

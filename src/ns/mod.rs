@@ -230,7 +230,7 @@ impl NsRefusal {
 
 /// Whether a task has exited (or is exiting) by now.
 fn task_is_gone(proc: &ProcRoot, pid: i32) -> bool {
-    !matches!(crate::pstree::task_state(proc, pid), Ok(TaskState::Alive))
+    crate::pstree::task_gone(proc, pid)
 }
 
 impl NsTable {

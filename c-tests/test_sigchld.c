@@ -1,0 +1,155 @@
+/* A host that handles SIGCHLD: the user-namespace check runs a child of
+ * its own; neither a handler that reaps every child nor SIGCHLD ignored
+ * (children reaped by the kernel) may take it from the library. Many
+ * collections for a dump of a tree in its own user namespace, under each. */
+#include <criurs.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+static int write_file(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static char stack[128 * 1024];
+static int hold_fd, hold_wr_fd;
+
+static int in_userns(void *arg)
+{
+	char c;
+	(void)arg;
+	close(hold_wr_fd);
+	while (read(hold_fd, &c, 1) > 0)
+		;
+	return 0;
+}
+
+/* A root in new user and net namespaces, mapped from here (its mount
+ * namespace is ours: nothing of the host's mounts is validated). */
+static pid_t start_root(int hold[2])
+{
+	if (pipe(hold))
+		return -1;
+	hold_fd = hold[0];
+	hold_wr_fd = hold[1];
+	pid_t c = clone(in_userns, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD, NULL);
+	close(hold[0]);
+	if (c < 0)
+		return -1;
+	if (write_file(c, "uid_map", "0 100000 65536\n") || write_file(c, "setgroups", "deny") ||
+	    write_file(c, "gid_map", "0 100000 65536\n"))
+		return -1;
+	return c;
+}
+
+static volatile sig_atomic_t reaped;
+
+/* What a host's event loop does: reap every child that is ready. */
+static void reap_all(int sig)
+{
+	int saved = errno;
+	(void)sig;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		reaped++;
+	errno = saved;
+}
+
+static int iterations(void)
+{
+	const char *n = getenv("CRIURS_TEST_ITERATIONS");
+	return n && atoi(n) > 0 ? atoi(n) : 200;
+}
+
+/* Collections for a dump, each with the user-namespace check; returns the
+ * number that failed, and the first failure's code in *first. */
+static int collect_many(pid_t root, const char *dir, int n, int *first, char *why, size_t why_len)
+{
+	int failed = 0;
+	criurs_ctx *ctx = NULL;
+	*first = 0;
+	if (criurs_ctx_new(root, &ctx) || criurs_ctx_set_images_dir(ctx, dir))
+		return n;
+	for (int i = 0; i < n; i++) {
+		int rc = criurs_collect_namespaces(ctx, true);
+		if (rc) {
+			if (!failed++) {
+				*first = rc;
+				snprintf(why, why_len, "%s", criurs_ctx_last_error(ctx));
+			}
+		}
+	}
+	criurs_ctx_free(ctx);
+	return failed;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/criurs-sigchld-XXXXXX";
+	char why[512] = "";
+	int hold[2], first;
+	int n = iterations();
+	if (!mkdtemp(dir))
+		return 1;
+	pid_t root = start_root(hold);
+	ok(root > 0, "a root in its own user namespace (%d)", root);
+
+	/* A reaping handler, without SA_RESTART as many event loops install it. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = reap_all;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	int failed = collect_many(root, dir, n, &first, why, sizeof(why));
+	ok(failed == 0, "reaping SIGCHLD handler: %d of %d collections for a dump failed (first %d: %s)", failed, n,
+	   first, why);
+	ok(reaped == 0, "the handler never reaped a child of the library (%d)", (int)reaped);
+
+	/* A forked child of the host is still the handler's to reap. */
+	pid_t mine = fork();
+	if (mine == 0)
+		_exit(0);
+	for (int i = 0; i < 1000 && !reaped; i++)
+		usleep(1000);
+	ok(reaped == 1, "the host's own child still reaches its handler");
+
+	/* SIGCHLD ignored: the kernel reaps children that would signal it. */
+	signal(SIGCHLD, SIG_IGN);
+	failed = collect_many(root, dir, n, &first, why, sizeof(why));
+	ok(failed == 0, "SIGCHLD ignored: %d of %d collections for a dump failed (first %d: %s)", failed, n, first, why);
+
+	/* The images of the last one are there. */
+	char img[128];
+	snprintf(img, sizeof(img), "%s/userns-", dir);
+	int images = 0;
+	for (int id = 1; id < 32; id++) {
+		char p[160];
+		snprintf(p, sizeof(p), "%s%d.img", img, id);
+		if (access(p, R_OK) == 0) {
+			images++;
+			unlink(p);
+		}
+	}
+	ok(images == 1, "one userns-N.img written (%d)", images);
+
+	signal(SIGCHLD, SIG_DFL);
+	close(hold[1]);
+	waitpid(root, NULL, 0);
+	rmdir(dir);
+	return tap_done();
+}
