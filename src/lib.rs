@@ -88,6 +88,7 @@
 
 pub mod error;
 pub mod external;
+pub mod files;
 pub mod image;
 pub mod log;
 pub mod mount;
@@ -129,6 +130,8 @@ pub struct Context {
     /// The namespaces and sockets the caller declared external (mounts
     /// and devices live in `mount_config`).
     externals: external::Externals,
+    /// `--ext-unix-sk` and `--skip-in-flight`, for `dump_sockets`.
+    socket_options: files::SocketOptions,
     /// The last successful collection, as one value: a collection builds
     /// a new one and swaps it in only when every step succeeded, and a
     /// failed one leaves none, so no earlier result stays visible.
@@ -151,6 +154,8 @@ struct Collected {
     net_config: std::collections::BTreeMap<u32, netdev::NetConfig>,
     /// What `read_namespaces` or `dump_namespaces` read since.
     nsimg: nsimg::NsImages,
+    /// What the last `dump_sockets` wrote.
+    sockets: Option<files::SocketImages>,
 }
 
 impl Context {
@@ -170,6 +175,7 @@ impl Context {
             images_dir: None,
             mount_config: Default::default(),
             externals: Default::default(),
+            socket_options: Default::default(),
             collected: None,
             loose_user: Default::default(),
         })
@@ -260,7 +266,7 @@ impl Context {
                 self.log.info("ns", format_args!("wrote {name}"));
             }
         }
-        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() });
+        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default(), sockets: None });
         Ok(())
     }
 
@@ -661,6 +667,77 @@ impl Context {
     /// collection).
     pub fn namespace_images(&self) -> Result<&nsimg::NsImages> {
         Ok(&self.collected()?.nsimg)
+    }
+}
+
+// ---- socket images ----
+impl Context {
+    /// CRIU's `--ext-unix-sk` and `--skip-in-flight` for the next `dump_sockets`.
+    pub fn set_socket_options(&mut self, options: files::SocketOptions) {
+        self.socket_options = options;
+    }
+
+    pub fn socket_options(&self) -> files::SocketOptions {
+        self.socket_options
+    }
+
+    /// CRIU's `dump_socket` for every socket fd of the tree's tasks (or of
+    /// task `only`): writes files.img (UNIXSK, INETSK, PACKETSK and
+    /// NETLINKSK entries), sk-queues.img and each task's fdinfo-N.img
+    /// (N: its fd table's id, as in ids-PID.img) in one batch, and returns
+    /// the names written. Each socket is duplicated with pidfd_getfd(2),
+    /// read and closed; the tasks keep running and lose nothing (queues
+    /// are peeked). Collects the sockets of the tree's net namespaces
+    /// first when the collection did not. CRIU's refusals (-EOPNOTSUPP,
+    /// naming task, fd and socket) and every failure leave no image.
+    pub fn dump_sockets(&mut self, only: Option<i32>) -> Result<Vec<String>> {
+        let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
+        let walk: Vec<NsEntry> = self.namespaces()?.walk(NsKind::Net).into_iter().cloned().collect();
+        for ns in &walk {
+            if self.collected()?.net.get(ns.id).and_then(|n| n.sockets()).is_none() {
+                self.collect_sockets(ns.id)?;
+            }
+        }
+        let c = self.collected()?;
+        if let Some(pid) = only {
+            if !c.tree.tasks.iter().any(|t| t.pid == pid) {
+                return Err(Error::new(libc::ESRCH, format!("pid {pid} is not a task of the tree of {}", self.root_pid)));
+            }
+        }
+        let kcmp = nsimg::ids::SysKcmp::new(&self.proc);
+        let ids = nsimg::ids::task_ids(&self.proc, &c.tree, &c.namespaces, &kcmp, false, &self.log)?;
+        let tasks: Vec<files::Task> =
+            ids.iter().filter(|t| only.is_none_or(|p| p == t.pid)).map(|t| files::Task { pid: t.pid, files_id: t.files_id }).collect();
+        let nets: Vec<files::NetView<'_>> = c
+            .net
+            .iter()
+            .filter_map(|n| n.sockets().map(|table| files::NetView { ns_id: n.id, kid: n.kid, table }))
+            .collect();
+        let root_level = pstree::ns_pids(&self.proc, self.root_pid)?.len();
+        let own_level = pstree::ns_pids(&self.proc, std::process::id() as i32)?.len();
+        let opts = files::Options {
+            ext_unix_sk: self.socket_options.ext_unix_sk,
+            external_unix: &self.externals.unix_sockets,
+            skip_in_flight: self.socket_options.skip_in_flight,
+            root_net_differs: c.namespaces.root_differs(NsKind::Net),
+            root_mnt_differs: c.namespaces.root_differs(NsKind::Mnt),
+            root_user: c.user.root_maps(&c.namespaces),
+            pid_level: root_level.saturating_sub(own_level),
+        };
+        let dumped = files::dump_sockets(&self.proc, &tasks, &nets, opts, &self.log)?;
+        let mut batch = image::Batch::new(dir.as_fd())?;
+        for (name, bytes) in dumped.images() {
+            batch.add(&name, &bytes)?;
+        }
+        let names = batch.commit()?;
+        self.log.info("files", format_args!("{} socket files of {} tasks: wrote {}", dumped.files.len(), tasks.len(), names.join(", ")));
+        self.collected.as_mut().expect("checked above").sockets = Some(dumped);
+        Ok(names)
+    }
+
+    /// What the last `dump_sockets` wrote (-ENODATA before one).
+    pub fn socket_images(&self) -> Result<&files::SocketImages> {
+        self.collected()?.sockets.as_ref().ok_or_else(|| Error::new(libc::ENODATA, "no socket dump yet: call dump_sockets first"))
     }
 }
 
