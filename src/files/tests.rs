@@ -46,8 +46,7 @@ const NET_SETUP: &str = "ip link set lo up && ip addr add 10.11.12.13/8 dev lo &
 /// The ns-sockets workload, live: PID 1 of new pid, mount and net
 /// namespaces holding the fixture's 14 sockets on fds 3..16.
 fn ns_sockets_tree(dir: &Path) -> LiveTree {
-    let script = dir.join("ns_sockets.py");
-    std::fs::write(&script, include_str!("testdata/ns_sockets.py")).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/files/testdata/ns_sockets.py");
     LiveTree::start(
         &format!(
             "exec unshare --pid --fork --mount --propagation private --net sh -c '{NET_SETUP} && {} && exec python3 {} {}'",
