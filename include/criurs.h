@@ -192,7 +192,8 @@ typedef struct criurs_sk_info {
   uint32_t type_;
   // TCP_* state numbers (unix and inet), netlink state, 0 for packet.
   uint32_t state;
-  // inet: IPPROTO_*; packet: ethertype (host order); netlink: NETLINK_*.
+  // inet: IPPROTO_*; packet: ethertype in network byte order, as CRIU's
+  // PacketSockEntry.protocol (htons(0x88B5) = 46472); netlink: NETLINK_*.
   uint32_t protocol;
   // Owner uid, when has_uid.
   uint32_t uid;
@@ -200,18 +201,20 @@ typedef struct criurs_sk_info {
   // Receive / send queue; for a listener: waiting connections / backlog.
   uint32_t rqlen;
   uint32_t wqlen;
-  // A listener's backlog, else 0.
+  // CRIU's backlog: wqlen, for every socket (a listener's backlog).
   uint32_t backlog;
   // sk_shutdown bits: 1 receive side, 2 send side.
   uint32_t shutdown;
-  // unix: bound name (path, or abstract starting with a NUL byte), not
-  // NUL-terminated; NULL/0 when unbound.
+  // unix: bound name as CRIU's UnixSkEntry.name keeps it: a path with
+  // the kernel's trailing NUL (counted in name_len), or an abstract name
+  // starting with a NUL byte; NULL/0 when unbound.
   const uint8_t *name;
   size_t name_len;
   // unix: device and inode of the bound file, 0 when none.
   uint32_t vfs_dev;
   uint32_t vfs_ino;
-  // unix: inode of the peer, 0 when none.
+  // unix: inode of the peer, 0 when none; for an in_flight socket the
+  // listener's.
   uint32_t peer;
   // unix: inodes of connections waiting in a listener's queue.
   const uint32_t *icons;
@@ -254,6 +257,9 @@ typedef struct criurs_sk_info {
   // netlink: NDIAG_FLAG_* bits, when has_nl_flags.
   bool has_nl_flags;
   uint32_t nl_flags;
+  // unix: a connection never accepted (waiting in a listener's queue):
+  // peer is that listener, as CRIU resolves it.
+  bool in_flight;
 } criurs_sk_info;
 
 // One packet socket multicast entry (PACKET_DIAG_MCLIST). A plain value.

@@ -499,10 +499,22 @@ impl Context {
     /// table: one sock_diag dump per family, made from inside that
     /// namespace without moving the caller. Replaces any earlier table of
     /// that namespace; on failure it keeps none.
+    ///
+    /// As for a dump: a family whose sock_diag module the kernel lacks
+    /// (raw_diag excepted) fails it, unless `ns_id` is the caller's own
+    /// namespace; [`Context::collect_sockets_for`] with
+    /// [`net::Purpose::Show`] leaves such a family out with a warning.
     pub fn collect_sockets(&mut self, ns_id: u32) -> Result<()> {
+        self.collect_sockets_for(ns_id, net::Purpose::Dump)
+    }
+
+    /// `collect_sockets` for `purpose`: [`net::Purpose::Show`] (what
+    /// `criurs show` uses, as `ss`) takes a missing diag module for a
+    /// warning in every namespace.
+    pub fn collect_sockets_for(&mut self, ns_id: u32, purpose: net::Purpose) -> Result<()> {
         let ns = self.namespace(ns_id, NsKind::Net)?.clone();
         let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
-        collected.net.collect_sockets(&self.proc, &ns, &self.log)?;
+        collected.net.collect_sockets(&self.proc, &ns, purpose, &self.log)?;
         Ok(())
     }
 

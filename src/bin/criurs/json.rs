@@ -358,7 +358,8 @@ impl Serialize for SocketView<'_> {
             Detail::Unix(u) => {
                 bytes_entry(&mut o, "name", "name_hex", &u.name)?;
                 o.serialize_entry("peer", &u.peer)?;
-                o.serialize_entry("backlog", &u.backlog(sk.state))?;
+                o.serialize_entry("in_flight", &u.in_flight)?;
+                o.serialize_entry("backlog", &u.backlog())?;
                 o.serialize_entry("shutdown", &u.shutdown)?;
                 o.serialize_entry("icons", &u.icons)?;
                 o.serialize_entry("rqlen", &u.rqlen)?;
@@ -374,7 +375,7 @@ impl Serialize for SocketView<'_> {
                 o.serialize_entry("src_port", &i.src_port)?;
                 o.serialize_entry("dst_addr", &[format_args!("{}", i.dst_ip(sk.family))])?;
                 o.serialize_entry("dst_port", &i.dst_port)?;
-                o.serialize_entry("backlog", &i.backlog(sk.state))?;
+                o.serialize_entry("backlog", &i.backlog())?;
                 o.serialize_entry("shutdown", &i.shutdown)?;
                 o.serialize_entry("ifindex", &i.ifindex)?;
                 o.serialize_entry("rqlen", &i.rqlen)?;

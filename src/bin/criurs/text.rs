@@ -278,7 +278,7 @@ fn socket(sk: &Socket, local: &mut String, peer: &mut String, out: &mut impl Wri
     peer.clear();
     let (rq, wq) = match &sk.detail {
         Detail::Unix(u) => {
-            let _ = write!(local, "{}", UnixName(&u.name));
+            let _ = write!(local, "{}", UnixName(u.shown_name()));
             let _ = write!(peer, "* {}", u.peer);
             (u.rqlen, u.wqlen)
         }
@@ -292,7 +292,7 @@ fn socket(sk: &Socket, local: &mut String, peer: &mut String, out: &mut impl Wri
             (i.rqlen, i.wqlen)
         }
         Detail::Packet(p) => {
-            let _ = write!(local, "proto {:#06x}", p.protocol);
+            let _ = write!(local, "proto {:#06x}", p.ethertype());
             let _ = match p.fanout {
                 Some(f) => write!(peer, "fanout {f:#x}"),
                 None => write!(peer, "*"),
