@@ -18,10 +18,10 @@ const PACKET_MR_PROMISC: u16 = 1;
 const PACKET_MR_ALLMULTI: u16 = 2;
 const PACKET_MR_UNICAST: u16 = 3;
 
-/// The ethertype as CRIU writes it: in network byte order (the table
-/// keeps it in host order).
+/// The ethertype as CRIU writes it: in network byte order, as the table
+/// keeps it.
 fn protocol_in_image(p: &PacketDetail) -> u32 {
-    p.protocol.to_be() as u32
+    p.protocol as u32
 }
 
 fn ring(r: &crate::net::PacketRing) -> pb::PacketRing {

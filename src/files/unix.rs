@@ -56,10 +56,11 @@ impl Dumper<'_> {
             let packets = queue::dump_queue(cx.dup, cx.id, &who)?;
             self.out.queues.extend(packets);
         }
-        // An embryo client (its connection not accepted): the kernel
-        // reports no peer, or (in a table that resolved it) the listener.
-        let listener = self.icons.get(&cx.ino).copied();
-        let embryo = ue.state == TCP_ESTABLISHED as u32 && ue.r#type != libc::SOCK_DGRAM as u32 && (ue.peer == 0 || Some(ue.peer) == listener);
+        // A client whose connection was never accepted: its kernel peer
+        // is an embryo with no inode; the table names the listener whose
+        // icons hold it.
+        let listener = if u.in_flight { Some(u.peer) } else { self.icons.get(&cx.ino).copied() };
+        let embryo = ue.state == TCP_ESTABLISHED as u32 && ue.r#type != libc::SOCK_DGRAM as u32 && (ue.peer == 0 || u.in_flight);
         let mut wait_for = None;
         if embryo {
             match listener {
