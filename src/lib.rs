@@ -718,6 +718,13 @@ impl Context {
         }
         let kcmp = nsimg::ids::SysKcmp::new(&self.proc);
         let ids = nsimg::ids::task_ids(&self.proc, &c.tree, &c.namespaces, &kcmp, false, &self.log)?;
+        // A task alive at the collection and gone now is not left out:
+        // its sockets would be missing from the images.
+        for t in c.tree.tasks.iter().filter(|t| t.state == pstree::TaskState::Alive && only.is_none_or(|p| p == t.pid)) {
+            if !ids.iter().any(|i| i.pid == t.pid) {
+                return Err(Error::new(libc::ESRCH, format!("pid {} exited since the collection: collect again", t.pid)));
+            }
+        }
         let tasks: Vec<files::Task> =
             ids.iter().filter(|t| only.is_none_or(|p| p == t.pid)).map(|t| files::Task { pid: t.pid, files_id: t.files_id }).collect();
         let nets: Vec<files::NetView<'_>> = c

@@ -185,6 +185,10 @@ pub fn dump_sockets(proc: &ProcRoot, tasks: &[Task], nets: &[NetView<'_>], opts:
     let mut d = Dumper::new(proc, nets, opts, log);
     for task in tasks {
         let handle = TaskHandle::open(task.pid)?;
+        // Held by the pidfd from here on; a zombie has no fds to read.
+        if crate::pstree::task_state(proc, task.pid)? != crate::pstree::TaskState::Alive {
+            return Err(Error::new(libc::ESRCH, format!("pid {} exited during the socket dump", task.pid)));
+        }
         let listed = fds::socket_fds(proc, task.pid)?;
         d.dump_task(&handle, task.files_id, &listed)?;
     }

@@ -146,3 +146,274 @@ fn reproduces_criu_socket_images_of_the_ns_sockets_fixture() {
     drop(tree);
     std::fs::remove_dir_all(&work).unwrap();
 }
+
+/// A tree in its own net namespace (lo up): a root running python
+/// `client` (argv[1]: a scratch directory; it touches c.ready when set
+/// up), and, when given, a `daemon` started first by the same shell: a
+/// sibling of the root, outside the tree.
+struct Case {
+    tree: LiveTree,
+    dir: PathBuf,
+    images: PathBuf,
+}
+
+impl Case {
+    fn start(tag: &str, daemon: Option<&str>, client: &str) -> Case {
+        let dir = plain_dir(&format!("sk-{tag}"));
+        let images = dir.join("images");
+        std::fs::create_dir_all(&images).unwrap();
+        let prelude = "import os, socket, subprocess, sys, time\nS = socket\nd = sys.argv[1]\n";
+        let ready = "\nopen(d + '/' + sys.argv[2] + '.ready', 'w').close()\nwhile True:\n    time.sleep(1000)\n";
+        std::fs::write(dir.join("c.py"), format!("{prelude}{client}{ready}")).unwrap();
+        let mut script = String::from("ip link set lo up; ");
+        if let Some(daemon) = daemon {
+            std::fs::write(dir.join("d.py"), format!("{prelude}{daemon}{ready}")).unwrap();
+            script += &format!("python3 {0}/d.py {0} d </dev/null & while [ ! -e {0}/d.ready ]; do sleep 0.02; done; ", dir.display());
+        }
+        script += &format!(
+            "python3 {0}/c.py {0} c </dev/null & echo root $!; while [ ! -e {0}/c.ready ]; do sleep 0.02; done; echo ready; read x; kill 0",
+            dir.display()
+        );
+        let tree = LiveTree::start(&format!("exec unshare --net sh -c '{script}'"), &["root"]);
+        Case { tree, dir, images }
+    }
+
+    fn context(&self) -> Context {
+        let mut ctx = Context::new(self.tree.pid("root")).unwrap();
+        ctx.set_images_dir(&self.images).unwrap();
+        ctx.collect_namespaces(false).unwrap();
+        ctx
+    }
+
+    /// The root's socket on `fd`.
+    fn ino(&self, fd: i32) -> u32 {
+        let link = std::fs::read_link(format!("/proc/{}/fd/{fd}", self.tree.pid("root"))).unwrap();
+        fds::socket_inode(std::os::unix::ffi::OsStrExt::as_bytes(link.as_os_str())).unwrap()
+    }
+
+    /// Dumps and expects CRIU's refusal `words` for the root's `fd`, with
+    /// nothing written.
+    fn refused(&self, ctx: &mut Context, fd: i32, words: &str) -> Error {
+        let e = ctx.dump_sockets(None).unwrap_err();
+        let who = format!("pid {} fd {fd} (socket {})", self.tree.pid("root"), self.ino(fd));
+        assert!(e.message().contains(words) && e.message().contains(&who), "expected {words:?} for {who}: {e}");
+        assert_eq!(std::fs::read_dir(&self.images).unwrap().count(), 0, "a refused dump writes nothing");
+        e
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The fd the client's first socket gets (python opens nothing before).
+const FD: i32 = 3;
+
+#[test]
+fn unix_in_flight_connection_that_sent_data_is_refused() {
+    crate::needs_root!();
+    let case = Case::start(
+        "unix-inflight",
+        None,
+        "os.closerange(3, 1024)\nl = S.socket(S.AF_UNIX, S.SOCK_STREAM); l.bind(d + '/l.sock'); l.listen(4)\n\
+         c = S.socket(S.AF_UNIX, S.SOCK_STREAM); c.connect(d + '/l.sock'); c.send(b'in-flight!\\n')",
+    );
+    let mut ctx = case.context();
+    let e = case.refused(&mut ctx, FD + 1, &format!("Non-empty write queue on an in-flight socket {:#x}", case.ino(FD + 1)));
+    assert_eq!(e.errno(), libc::EOPNOTSUPP);
+}
+
+#[test]
+fn unix_listener_whose_in_flight_client_closed_is_refused() {
+    crate::needs_root!();
+    let case = Case::start(
+        "unix-closed-inflight",
+        None,
+        "os.closerange(3, 1024)\nl = S.socket(S.AF_UNIX, S.SOCK_STREAM); l.bind(d + '/l.sock'); l.listen(4)\n\
+         c = S.socket(S.AF_UNIX, S.SOCK_STREAM); c.connect(d + '/l.sock'); c.close()",
+    );
+    let mut ctx = case.context();
+    case.refused(&mut ctx, FD, &format!("Found a closed in-flight socket to {:#x}", case.ino(FD)));
+}
+
+#[test]
+fn unix_stream_whose_peer_closed_is_dumped_semi_closed_with_its_queue() {
+    crate::needs_root!();
+    let case = Case::start(
+        "unix-peer-closed",
+        None,
+        "os.closerange(3, 1024)\na, b = S.socketpair(S.AF_UNIX, S.SOCK_STREAM); b.send(b'bye-bye'); b.close()",
+    );
+    let mut ctx = case.context();
+    ctx.dump_sockets(None).unwrap();
+    let files = crit(&case.images.join("files.img"));
+    let usk = &files["entries"][0]["usk"];
+    assert_eq!((&usk["state"], &usk["peer"], &usk["shutdown"]), (&Value::from("ESTABLISHED"), &Value::from(0), &Value::from("BOTH")));
+    let queues = ctx.socket_images().unwrap().queues.clone();
+    assert_eq!(queues.len(), 1);
+    assert_eq!(queues[0].data, b"bye-bye");
+    let decoded = decode_queues(&std::fs::read(case.images.join("sk-queues.img")).unwrap(), "sk-queues.img").unwrap();
+    assert_eq!(decoded, queues);
+}
+
+const DAEMON_STREAM: &str = "import threading\nl = S.socket(S.AF_UNIX, S.SOCK_STREAM); l.bind(d + '/d.sock'); l.listen(4)\n\
+    held = []\nthreading.Thread(target=lambda: held.append(l.accept()), daemon=True).start()";
+const CLIENT_STREAM: &str = "os.closerange(3, 1024)\ns = S.socket(S.AF_UNIX, S.SOCK_STREAM); s.connect(d + '/d.sock'); s.send(b'hello')\ntime.sleep(0.2)";
+
+#[test]
+fn unix_stream_peer_outside_the_tree_is_refused_even_with_ext_unix_sk_but_not_when_declared() {
+    crate::needs_root!();
+    let case = Case::start("unix-ext-stream", Some(DAEMON_STREAM), CLIENT_STREAM);
+    let mut ctx = case.context();
+    case.refused(&mut ctx, FD, "External socket is used. Consider using --ext-unix-sk option.");
+    ctx.set_socket_options(SocketOptions { ext_unix_sk: true, ..Default::default() });
+    case.refused(&mut ctx, FD, "Can't dump half of stream unix connection. name: (null); peer name: ");
+    // --external unix[INO] names the tree's socket: CRIU lets it through.
+    ctx.add_external(format!("unix[{}]", case.ino(FD)).as_bytes()).unwrap();
+    ctx.dump_sockets(None).unwrap();
+    let files = ctx.socket_images().unwrap();
+    let ext = files.files.iter().filter_map(|f| f.usk.as_ref()).find(|u| u.uflags == USK_EXTERN).expect("the outside peer's entry");
+    let mine = files.files.iter().filter_map(|f| f.usk.as_ref()).find(|u| u.ino == case.ino(FD)).unwrap();
+    assert_eq!((mine.peer, ext.ino, ext.peer, ext.state), (ext.ino, mine.peer, 0, crate::net::TCP_LISTEN as u32));
+}
+
+#[test]
+fn unix_dgram_peer_outside_the_tree_needs_ext_unix_sk() {
+    crate::needs_root!();
+    let case = Case::start(
+        "unix-ext-dgram",
+        Some("l = S.socket(S.AF_UNIX, S.SOCK_DGRAM); l.bind(d + '/d.sock')"),
+        "os.closerange(3, 1024)\ns = S.socket(S.AF_UNIX, S.SOCK_DGRAM); s.connect(d + '/d.sock'); s.send(b'hello')",
+    );
+    let mut ctx = case.context();
+    case.refused(&mut ctx, FD, "External socket is used. Consider using --ext-unix-sk option.");
+    ctx.set_socket_options(SocketOptions { ext_unix_sk: true, ..Default::default() });
+    ctx.dump_sockets(None).unwrap();
+    let files = crit(&case.images.join("files.img"));
+    let entries = files["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{files}");
+    // CRIU writes the outside socket first, then ours (fix_external_unix_sockets).
+    let (ext, mine) = (&entries[0]["usk"], &entries[1]["usk"]);
+    assert_eq!((&ext["uflags"], &ext["state"], &ext["type"]), (&Value::from("0x1"), &Value::from("LISTEN"), &Value::from("DGRAM")));
+    assert!(ext["name"].as_str().unwrap().ends_with("/d.sock=00"), "{ext}");
+    assert_eq!(mine["peer"], ext["ino"]);
+    assert!(ext.get("ns_id").is_none() && mine["ns_id"].is_u64());
+}
+
+#[test]
+fn tcp_listener_with_a_connection_not_accepted_is_refused_unless_skip_in_flight() {
+    crate::needs_root!();
+    let case = Case::start(
+        "tcp-inflight",
+        None,
+        "os.closerange(3, 1024)\nl = S.socket(S.AF_INET, S.SOCK_STREAM); l.setsockopt(S.SOL_SOCKET, S.SO_REUSEADDR, 1)\n\
+         l.bind(('127.0.0.1', 7001)); l.listen(4)\nc = S.socket(S.AF_INET, S.SOCK_STREAM); c.connect(('127.0.0.1', 7001)); c.send(b'hello')\n\
+         time.sleep(0.2)",
+    );
+    let mut ctx = case.context();
+    case.refused(&mut ctx, FD, &format!("In-flight connection (l) for {:x}. In-flight connections can be ignored with the --skip-in-flight option.", case.ino(FD)));
+    // With the listener let through, the connected client is refused next.
+    ctx.set_socket_options(SocketOptions { skip_in_flight: true, ..Default::default() });
+    case.refused(&mut ctx, FD + 1, "Connected TCP socket, consider using --tcp-established option.");
+}
+
+#[test]
+fn established_tcp_is_refused_for_tcp_repair_needs_a_frozen_task() {
+    crate::needs_root!();
+    let case = Case::start(
+        "tcp-established",
+        None,
+        "os.closerange(3, 1024)\nl = S.socket(S.AF_INET, S.SOCK_STREAM); l.bind(('127.0.0.1', 7000)); l.listen(4)\n\
+         c = S.socket(S.AF_INET, S.SOCK_STREAM); c.connect(('127.0.0.1', 7000)); a, _ = l.accept(); l.close()",
+    );
+    let mut ctx = case.context();
+    let e = case.refused(&mut ctx, FD + 1, "Connected TCP socket, consider using --tcp-established option.");
+    assert!(e.message().contains("frozen"), "{e}");
+}
+
+#[test]
+fn corked_udp_is_refused() {
+    crate::needs_root!();
+    let case = Case::start(
+        "udp-corked",
+        None,
+        "os.closerange(3, 1024)\nu = S.socket(S.AF_INET, S.SOCK_DGRAM); u.bind(('127.0.0.1', 7002)); u.connect(('127.0.0.1', 7003))\n\
+         u.setsockopt(S.IPPROTO_UDP, 1, 1); u.send(b'corked-10b')",
+    );
+    let mut ctx = case.context();
+    case.refused(&mut ctx, FD, &format!("Can't dump corked dgram socket {:x}", case.ino(FD)));
+}
+
+#[test]
+fn netlink_socket_with_queued_notifications_is_refused() {
+    crate::needs_root!();
+    let case = Case::start(
+        "netlink-queued",
+        None,
+        "os.closerange(3, 1024)\nn = S.socket(S.AF_NETLINK, S.SOCK_RAW, 0); n.bind((0, 1))\n\
+         subprocess.run(['ip', 'link', 'add', 'fx0', 'type', 'veth', 'peer', 'name', 'fx1'], check=True)\ntime.sleep(0.1)",
+    );
+    let mut ctx = case.context();
+    case.refused(&mut ctx, FD, "The socket has data to read");
+}
+
+#[test]
+fn a_socket_closed_or_a_task_gone_mid_dump_is_a_clear_error_and_no_image() {
+    crate::needs_root!();
+    let case = Case::start(
+        "gone",
+        None,
+        "os.closerange(3, 1024)\ns = S.socket(S.AF_UNIX, S.SOCK_DGRAM)\nt = S.socket(S.AF_UNIX, S.SOCK_DGRAM)\n\
+         def closer():\n    sys.stdin = open(d + '/close.fifo')\n    sys.stdin.read(1)\n    t.close()\n    open(d + '/closed', 'w').close()\n\
+         import threading\nos.mkfifo(d + '/close.fifo')\nthreading.Thread(target=closer, daemon=True).start()",
+    );
+    let pid = case.tree.pid("root");
+    let mut ctx = case.context();
+    let listed = fds::socket_fds(ctx.proc_root(), pid).unwrap();
+    assert_eq!(listed.iter().map(|s| s.fd).collect::<Vec<_>>(), vec![3, 4]);
+    // The task closes fd 4 after we listed it.
+    std::fs::write(case.dir.join("close.fifo"), b"x").unwrap();
+    while !case.dir.join("closed").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let ns_ids: Vec<u32> = ctx.namespaces().unwrap().walk(crate::NsKind::Net).iter().map(|n| n.id).collect();
+    for id in ns_ids {
+        ctx.collect_sockets(id).unwrap();
+    }
+    {
+        let nets: Vec<NetView<'_>> = ctx
+            .net_namespaces()
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.sockets().map(|table| NetView { ns_id: n.id, kid: n.kid, table }))
+            .collect();
+        let externals = BTreeSet::new();
+        let opts = Options {
+            ext_unix_sk: false,
+            external_unix: &externals,
+            skip_in_flight: false,
+            root_net_differs: true,
+            root_mnt_differs: false,
+            root_user: None,
+            pid_level: 0,
+        };
+        let log = Logger::default();
+        let mut d = Dumper::new(ctx.proc_root(), &nets, opts, &log);
+        let handle = TaskHandle::open(pid).unwrap();
+        let e = d.dump_task(&handle, 2, &listed).unwrap_err();
+        assert_eq!(e.errno(), libc::EBADF, "{e}");
+        assert!(e.message().contains(&format!("pid {pid} closed fd 4 during the socket dump")), "{e}");
+    }
+    // The task exits before the dump: ESRCH naming it, nothing written.
+    let collected_pid = pid;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z')) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let e = ctx.dump_sockets(None).unwrap_err();
+    assert_eq!(e.errno(), libc::ESRCH, "{e}");
+    assert!(e.message().contains(&collected_pid.to_string()), "{e}");
+    assert_eq!(std::fs::read_dir(&case.images).unwrap().count(), 0);
+}
