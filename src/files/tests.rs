@@ -417,3 +417,25 @@ fn a_socket_closed_or_a_task_gone_mid_dump_is_a_clear_error_and_no_image() {
     assert!(e.message().contains(&collected_pid.to_string()), "{e}");
     assert_eq!(std::fs::read_dir(&case.images).unwrap().count(), 0);
 }
+
+/// The refusals the live tests expect are CRIU 4.2's own lines, as its
+/// dump.log in each sk-* fixture has them.
+#[test]
+fn refusal_words_are_those_of_criu_4_2_dump_logs() {
+    let cases = [
+        ("sk-unix-inflight", "dump.log", "Non-empty write queue on an in-flight socket 0x"),
+        ("sk-unix-dangling/closed-inflight", "dump.log", "Found a closed in-flight socket to 0x"),
+        ("sk-unix-peer-outside/no-options", "dump.log", "External socket is used. Consider using --ext-unix-sk option."),
+        ("sk-unix-peer-outside/ext-unix-sk", "dump.log", "Can't dump half of stream unix connection. name: (null); peer name: "),
+        ("sk-unix-peer-outside/dgram-ext-unix-sk", "dump.log", "without peer"),
+        ("sk-tcp-listen-inflight", "dump.log", "In-flight connection (l) for "),
+        ("sk-tcp-listen-inflight", "dump.log", "In-flight connections can be ignored with the --skip-in-flight option."),
+        ("sk-tcp-established", "dump.log", "Connected TCP socket, consider using --tcp-established option."),
+        ("sk-udp-corked", "dump.log", "Can't dump corked dgram socket "),
+        ("sk-netlink-queued", "dump.log", "The socket has data to read"),
+    ];
+    for (set, name, words) in cases {
+        let log = String::from_utf8_lossy(&crate::testing::fixture_in(set, name)).into_owned();
+        assert!(log.lines().any(|l| l.contains("Error (criu/sk-") && l.contains(words)), "{set}/{name} has no {words:?}");
+    }
+}
