@@ -629,7 +629,7 @@ int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
 // Sets CRIU's socket dump options (CRIURS_SK_* bits) for the next
 // criurs_dump_sockets. Unknown bits give -EINVAL. (A unix socket of the
 // tree whose peer is outside is declared with criurs_ctx_add_external
-// and "unix[INO]".)
+// and `unix[INO]`.)
 int criurs_ctx_set_socket_options(struct criurs_ctx *ctx, uint32_t flags);
 
 // CRIU's dump_socket for every socket fd of the tree's tasks (pid 0), or

@@ -18,7 +18,7 @@ pub const CRIURS_SK_SKIP_IN_FLIGHT: u32 = 2;
 /// Sets CRIU's socket dump options (CRIURS_SK_* bits) for the next
 /// criurs_dump_sockets. Unknown bits give -EINVAL. (A unix socket of the
 /// tree whose peer is outside is declared with criurs_ctx_add_external
-/// and "unix[INO]".)
+/// and `unix[INO]`.)
 #[no_mangle]
 pub extern "C" fn criurs_ctx_set_socket_options(ctx: *mut criurs_ctx, flags: u32) -> c_int {
     with_ctx(ctx, |ctx| {
