@@ -27,6 +27,15 @@
 
 #define CRIURS_LOG_DEBUG 4
 
+// criurs_ctx_set_socket_options: CRIU's --ext-unix-sk (a unix socket
+// whose dgram peer is outside the tree is dumped with that peer as
+// external).
+#define CRIURS_SK_EXT_UNIX_SK 1
+
+// criurs_ctx_set_socket_options: CRIU's --skip-in-flight (a TCP
+// listener's connections not yet accepted are left out, not refused).
+#define CRIURS_SK_SKIP_IN_FLIGHT 2
+
 // criurs_collect_socket_holders: the tasks of the collected tree.
 #define CRIURS_HOLDERS_TREE 0
 
@@ -111,6 +120,17 @@ typedef struct criurs_ctx criurs_ctx;
 // whichever thread it runs on; criurs_ctx_last_error and calls on other
 // contexts are allowed.
 typedef void (*criurs_log_fn)(void *user_data, uint32_t level, const char *line);
+
+// What the last criurs_dump_sockets wrote. A plain value.
+typedef struct criurs_socket_dump {
+  // files.img entries (an external unix peer counts).
+  size_t files;
+  // sk-queues.img packets, and their bytes.
+  size_t queued_packets;
+  size_t queued_bytes;
+  // fdinfo-N.img images written (one per fd table).
+  size_t fd_tables;
+} criurs_socket_dump;
 
 // One open file that refers to a socket. `comm` (the process's
 // /proc/PID/comm, without newline, not NUL-terminated: bytes the process
@@ -647,6 +667,34 @@ int criurs_ctx_set_images_dir(struct criurs_ctx *ctx, const char *path);
 // duplicated: the caller keeps ownership of `dirfd`.
 int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
 
+// Sets CRIU's socket dump options (CRIURS_SK_* bits) for the next
+// criurs_dump_sockets. Unknown bits give -EINVAL. (A unix socket of the
+// tree whose peer is outside is declared with criurs_ctx_add_external
+// and `unix[INO]`.)
+int criurs_ctx_set_socket_options(struct criurs_ctx *ctx, uint32_t flags);
+
+// CRIU's dump_socket for every socket fd of the tree's tasks (pid 0), or
+// of the one task `pid`: writes into the images directory files.img (a
+// UNIXSK, INETSK, PACKETSK or NETLINKSK entry per socket, with its
+// options), sk-queues.img (unix sockets' queued packets, peeked, not
+// consumed) and each task's fdinfo-N.img (N: its fd table's id, as in
+// ids-PID.img; socket fds only), in one batch. Each socket is duplicated
+// with pidfd_getfd(2), read and closed; nothing of the tasks is stopped.
+// Needs criurs_collect_namespaces first (sockets are collected if the
+// collection did not). Returns 0; -EOPNOTSUPP with CRIU's reason, naming
+// pid, fd and socket inode, where CRIU refuses (an established TCP
+// connection, a unix peer outside the tree, an in-flight connection, a
+// corked UDP socket, a netlink socket with data, ...); -EPERM where
+// pidfd_getfd is not allowed (PTRACE_MODE_ATTACH) and -ENOSYS where the
+// kernel or seccomp lacks it; -ESRCH / -EBADF when a task exits or
+// closes a socket meanwhile; -EINVAL without an images directory. On any
+// failure no image of this call is left.
+int criurs_dump_sockets(struct criurs_ctx *ctx, int32_t pid);
+
+// Fills `*out` with what the last criurs_dump_sockets wrote; -ENODATA
+// before one.
+int criurs_socket_dump_info(const struct criurs_ctx *ctx, struct criurs_socket_dump *out);
+
 // Reads which (pid, fd) hold each socket from the /proc/PID/fd links
 // (`socket:[INO]`), as ss -p does; `scope` is CRIURS_HOLDERS_TREE (the
 // live tasks of the tree of the last criurs_collect_namespaces: a task
@@ -816,7 +864,8 @@ int criurs_collect_namespaces(struct criurs_ctx *ctx, bool for_dump);
 // The whole dump criurs does for the tree, as one transaction, in CRIU
 // 4.2's order: criurs_collect_namespaces(ctx, true) (userns-N.img,
 // pidns-N.img), every mount namespace CRIU writes (mountpoints-N.img),
-// then what criurs_dump_namespaces writes. Every image is staged and
+// then what criurs_dump_namespaces writes, then what
+// criurs_dump_sockets(ctx, 0) writes. Every image is staged and
 // named only when all are written: on failure no image of this call is
 // left under its final name, and the context keeps no collection.
 // Needs an images directory. Returns 0 or -errno as the steps do

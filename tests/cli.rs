@@ -159,15 +159,16 @@ fn dump_writes_images_crit_decodes() {
     // userns, mountpoints, then dump_namespaces': the root's ids (pid 1 of
     // its pid namespace), uts, four ipc images, timens-0 (the caller's
     // clocks: the sandbox shares our time namespace) and its net
-    // namespace's images (netdev, netns, nftables and the ip-save streams).
+    // namespace's images (netdev, netns, nftables and the ip-save streams),
+    // then its tasks' sockets (files, fdinfo-N, sk-queues).
     let mut names: Vec<&str> = written.iter().map(|p| p.rsplit('/').next().unwrap()).collect();
     names.sort();
     let prefixes: Vec<String> = names.iter().map(|n| n.trim_end_matches(".img").trim_end_matches(char::is_numeric).to_string()).collect();
     assert_eq!(
         prefixes,
         [
-            "ids-", "ifaddr-", "ipcns-msg-", "ipcns-sem-", "ipcns-shm-", "ipcns-var-", "mountpoints-", "netdev-", "netns-", "nftables-",
-            "route-", "route6-", "rule-", "timens-", "userns-", "utsns-"
+            "fdinfo-", "files", "ids-", "ifaddr-", "ipcns-msg-", "ipcns-sem-", "ipcns-shm-", "ipcns-var-", "mountpoints-", "netdev-",
+            "netns-", "nftables-", "route-", "route6-", "rule-", "sk-queues", "timens-", "userns-", "utsns-"
         ],
         "{out}"
     );

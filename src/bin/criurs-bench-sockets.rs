@@ -1,7 +1,9 @@
 //! Measures socket collection for `bench/sockets`: collects the sockets
 //! of PID's network namespace and prints one line:
-//! `seconds=S sockets=N table_bytes=B name_bytes=B maxrss_kb=K`.
-//! Usage: criurs-bench-sockets PID [--dump]  (--dump: one line per socket)
+//! `seconds=S sockets=N table_bytes=B name_bytes=B maxrss_kb=K`; with
+//! `--images DIR`, then dumps the tree's socket images into DIR and adds
+//! `dump_seconds=S files=N`.
+//! Usage: criurs-bench-sockets PID [--dump] [--images DIR]  (--dump: one line per socket)
 //!
 //! `criurs-bench-sockets PID --tree`: the whole collection for a dump of
 //! PID's tree (`collect_namespaces(true)`: tasks, namespaces, and the
@@ -50,6 +52,15 @@ fn main() {
         let start = Instant::now();
         ctx.collect_sockets(ns)?;
         let secs = start.elapsed().as_secs_f64();
+        let images = args.iter().position(|a| a == "--images").and_then(|i| args.get(i + 1));
+        let mut dumped = String::new();
+        if let Some(dir) = images {
+            ctx.set_images_dir(std::path::Path::new(dir))?;
+            let start = Instant::now();
+            ctx.dump_sockets(None)?;
+            let dump_secs = start.elapsed().as_secs_f64();
+            dumped = format!(" dump_seconds={dump_secs:.6} files={}", ctx.socket_images()?.files.len());
+        }
         let table = ctx.sockets(ns)?;
         if args.iter().any(|a| a == "--dump") {
             for s in table {
@@ -58,12 +69,12 @@ fn main() {
         }
         let families: Vec<String> = table.families().iter().map(|f| format!("{}:{:?}", f.name, f.state)).collect();
         println!(
-            "seconds={secs:.6} sockets={} table_bytes={} name_bytes={} maxrss_kb={} families={}",
+            "seconds={secs:.6} sockets={} table_bytes={} name_bytes={} maxrss_kb={} families={}{dumped}",
             table.len(),
             table.memory_bytes(),
             table.name_bytes(),
             max_rss_kb(),
-            families.join(",")
+            families.join(","),
         );
         Ok(())
     };

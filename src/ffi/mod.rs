@@ -4,6 +4,7 @@
 #![allow(non_camel_case_types)]
 
 pub mod ctx;
+pub mod files;
 pub mod holders;
 pub mod mount;
 pub mod net;

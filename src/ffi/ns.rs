@@ -61,7 +61,8 @@ pub extern "C" fn criurs_collect_namespaces(ctx: *mut criurs_ctx, for_dump: bool
 /// The whole dump criurs does for the tree, as one transaction, in CRIU
 /// 4.2's order: criurs_collect_namespaces(ctx, true) (userns-N.img,
 /// pidns-N.img), every mount namespace CRIU writes (mountpoints-N.img),
-/// then what criurs_dump_namespaces writes. Every image is staged and
+/// then what criurs_dump_namespaces writes, then what
+/// criurs_dump_sockets(ctx, 0) writes. Every image is staged and
 /// named only when all are written: on failure no image of this call is
 /// left under its final name, and the context keeps no collection.
 /// Needs an images directory. Returns 0 or -errno as the steps do

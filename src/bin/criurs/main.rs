@@ -1,7 +1,7 @@
 //! `criurs`: what the library sees of a process tree, from a shell.
 //!
 //!   criurs show -t PID [SECTIONS] [--ns ID] [--family F] [--json]
-//!   criurs dump -t PID -D DIR       CRIU-format images into DIR
+//!   criurs dump -t PID -D DIR       CRIU-format images into DIR (namespaces, sockets)
 //!
 //! `show` is split in three: `show` (sections, filters, names), and the
 //! two views on it, `text` (tables) and `json` (streamed records).
@@ -66,9 +66,19 @@ enum Command {
         /// Images directory (must exist and be writable).
         #[arg(short = 'D', long = "images-dir", value_name = "DIR")]
         dir: PathBuf,
-        /// An external mount, as CRIU's --external mnt[PATH]:KEY.
+        /// An external object, as CRIU spells it: mnt[PATH]:KEY,
+        /// dev[MAJ/MIN]:VAL, pid[INO]:KEY, net[INO]:KEY or unix[INO] (a unix
+        /// socket of the tree whose peer is outside it).
         #[arg(long = "external", value_name = "mnt[PATH]:KEY")]
         external: Vec<String>,
+        /// CRIU's --ext-unix-sk: a unix socket whose dgram peer is outside
+        /// the tree is dumped with that peer as external.
+        #[arg(long = "ext-unix-sk")]
+        ext_unix_sk: bool,
+        /// CRIU's --skip-in-flight: a TCP listener's connections not yet
+        /// accepted are left out instead of refused.
+        #[arg(long = "skip-in-flight")]
+        skip_in_flight: bool,
     },
 }
 
@@ -171,9 +181,10 @@ fn run(cli: Cli) -> std::result::Result<(), Failure> {
             out.flush()?;
             Ok(())
         }
-        Command::Dump { pid, dir, external } => {
+        Command::Dump { pid, dir, external, ext_unix_sk, skip_in_flight } => {
             let mut ctx = new_context(pid, cli.verbose)?;
             ctx.set_images_dir(&dir)?;
+            ctx.set_socket_options(criurs::files::SocketOptions { ext_unix_sk, skip_in_flight });
             let written = dump(&mut ctx, &external)?;
             let mut out = io::stdout().lock();
             for name in &written {
