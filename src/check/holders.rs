@@ -77,6 +77,10 @@ impl OpenFile {
 pub fn tree_files(proc: &ProcRoot, tree: &ProcessTree) -> Result<Vec<OpenFile>> {
     let mut out = Vec::new();
     for task in &tree.tasks {
+        // criurs itself, when the tree holds it (a check of its own shell).
+        if task.pid == std::process::id() as i32 {
+            continue;
+        }
         let fds = match read_fds(proc, task.pid) {
             Ok(fds) => fds,
             Err(e) if e.errno() == libc::ESRCH => continue,
