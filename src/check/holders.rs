@@ -127,6 +127,12 @@ fn read_fds(proc: &ProcRoot, pid: i32) -> Result<Vec<(i32, Vec<u8>)>> {
     Ok(out)
 }
 
+/// PPid of `/proc/PID/status`.
+fn parent_of(proc: &ProcRoot, pid: i32) -> Option<i32> {
+    let text = std::fs::read_to_string(proc.pid_path(pid, "status")).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|v| v.trim().parse().ok())
+}
+
 fn read_comm(proc: &ProcRoot, pid: i32) -> Vec<u8> {
     let mut comm = std::fs::read(proc.pid_path(pid, "comm")).unwrap_or_default();
     if comm.last() == Some(&b'\n') {
@@ -228,7 +234,13 @@ pub fn ns_users_outside(
     if wanted.is_empty() {
         return Ok(out);
     }
-    let in_tree: std::collections::HashSet<i32> = tree.tasks.iter().map(|t| t.pid).collect();
+    let mut in_tree: std::collections::HashSet<i32> = tree.tasks.iter().map(|t| t.pid).collect();
+    // The root's ancestors (unshare --fork, a runtime's shim) made its
+    // namespaces and go with the tree: they are no sharing to keep.
+    let mut at = tree.root().pid;
+    while let Some(parent) = parent_of(proc, at).filter(|&p| p > 1 && in_tree.insert(p)) {
+        at = parent;
+    }
     let own = std::process::id() as i32;
     let dir = proc.root();
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(&e, format!("read {}", dir.display())))?;

@@ -125,6 +125,11 @@ pub struct Options {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     pub findings: Vec<Finding>,
+    /// Indices into `findings` in the order CRIU 4.2's dump meets them
+    /// (caller, nested namespaces, mounts, each task's files, external
+    /// unix sockets, dump_namespaces); the first that is not a warning is
+    /// where its dump stops.
+    pub criu_order: Vec<usize>,
 }
 
 impl Report {
@@ -141,6 +146,11 @@ impl Report {
             Some(Severity::NeedsOption) | Some(Severity::Warning) => 1,
             Some(Severity::Blocks) => 2,
         }
+    }
+
+    /// The finding CRIU 4.2's dump would stop at, with the options given.
+    pub fn first_refusal(&self) -> Option<&Finding> {
+        self.criu_order.iter().map(|&i| &self.findings[i]).find(|f| f.severity != Severity::Warning)
     }
 
     /// The options the findings name, each once, in order.
@@ -205,9 +215,17 @@ pub fn run(state: &State<'_>, options: &Options) -> Report {
     rules_ns::check(state, &mut findings);
     rules_mnt::check(state, options, &mut findings);
     rules_sk::check(state, options, &mut findings);
+    rules_ns::check_after_tasks(state, &mut findings);
     // Stable: CRIU's order is kept inside each severity.
-    findings.sort_by_key(|f: &Finding| std::cmp::Reverse(f.severity));
-    Report { findings }
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(findings[i].severity));
+    let mut criu_order = vec![0; findings.len()];
+    for (at, &i) in order.iter().enumerate() {
+        criu_order[i] = at;
+    }
+    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+    let findings = order.iter().map(|&i| slots[i].take().expect("each once")).collect();
+    Report { findings, criu_order }
 }
 
 /// `--external mnt[PATH]:KEY` with a key made from the path.

@@ -191,9 +191,10 @@ fn exit_codes_follow_the_worst_finding() {
         fix: vec![],
     };
     assert_eq!(Report::default().exit_code(), 0);
-    assert_eq!(Report { findings: vec![f(Severity::Warning)] }.exit_code(), 0);
-    assert_eq!(Report { findings: vec![f(Severity::Warning), f(Severity::NeedsOption)] }.exit_code(), 1);
-    let r = Report { findings: vec![f(Severity::NeedsOption), f(Severity::Blocks), f(Severity::NeedsOption)] };
+    assert_eq!(Report { findings: vec![f(Severity::Warning)], criu_order: vec![0] }.exit_code(), 0);
+    assert_eq!(Report { findings: vec![f(Severity::Warning), f(Severity::NeedsOption)], criu_order: vec![0, 1] }.exit_code(), 1);
+    let r = Report { findings: vec![f(Severity::NeedsOption), f(Severity::Blocks), f(Severity::NeedsOption)], criu_order: vec![1, 0, 2] };
     assert_eq!(r.exit_code(), 2);
     assert_eq!(r.options(), vec![&b"--x"[..]], "each option once");
+    assert_eq!(r.first_refusal().map(|x| x.severity), Some(Severity::Blocks));
 }

@@ -56,9 +56,11 @@ pub fn print_text(pid: i32, report: &Report, out: &mut impl Write) -> std::io::R
         writeln!(out, "{:<12} {:<code_w$} {:<obj_w$} {}", x.severity.name(), x.code, obj, line_bytes(&x.fix))?;
     }
     writeln!(out)?;
-    writeln!(out, "CRIU 4.2 would say (the first of these stops its dump):")?;
-    for x in f.iter().filter(|x| !x.criu_message.is_empty()) {
-        writeln!(out, "  {:<code_w$} Error ({}): {}", x.code, x.criu_source, line_bytes(&x.criu_message))?;
+    writeln!(out, "CRIU 4.2's lines, in the order its dump meets them (it stops at the one marked >):")?;
+    let first = report.criu_order.iter().copied().find(|&i| f[i].severity != Severity::Warning);
+    for (i, x) in report.criu_order.iter().map(|&i| (i, &f[i])).filter(|(_, x)| !x.criu_message.is_empty()) {
+        let mark = if Some(i) == first { '>' } else { ' ' };
+        writeln!(out, "{mark} {:<code_w$} Error ({}): {}", x.code, x.criu_source, line_bytes(&x.criu_message))?;
     }
     writeln!(out)?;
     let count = |s: Severity| f.iter().filter(|x| x.severity == s).count();
@@ -174,6 +176,7 @@ pub fn print_json(pid: i32, report: &Report, out: &mut impl Write) -> std::io::R
         })
         .collect();
     doc.insert("findings".into(), findings.into());
+    doc.insert("criu_order".into(), report.criu_order.clone().into());
     serde_json::to_writer_pretty(&mut *out, &serde_json::Value::Object(doc))?;
     writeln!(out)
 }
