@@ -193,8 +193,10 @@ int main(void)
 	rc = criurs_sk_lookup(ctx, net_id, (uint32_t)f[LISTENER], &s);
 	ok(rc == 0 && s.state == 10 && s.backlog == 3 && s.icons_count == 1 && s.icons[0] == f[CLIENT],
 	   "unix listener: backlog %u, %zu pending", s.backlog, s.icons_count);
-	ok(s.name_len == strlen(sock_path) && memcmp(s.name, sock_path, s.name_len) == 0 && s.vfs_ino != 0,
-	   "unix listener path name and vfs inode");
+	ok(s.name_len == strlen(sock_path) + 1 && memcmp(s.name, sock_path, s.name_len) == 0 && s.vfs_ino != 0,
+	   "unix listener path name (with the kernel's NUL, as CRIU keeps it) and vfs inode");
+	rc = criurs_sk_lookup(ctx, net_id, (uint32_t)f[CLIENT], &s);
+	ok(rc == 0 && s.in_flight && s.peer == f[LISTENER], "client never accepted: in flight, peer %u is the listener", s.peer);
 	rc = criurs_sk_lookup(ctx, net_id, (uint32_t)f[ABSTRACT], &s);
 	ok(rc == 0 && s.name_len == 9 && s.name[0] == 0 && memcmp(s.name + 1, "criurs-c", 8) == 0, "abstract name keeps its NUL");
 	rc = criurs_sk_lookup(ctx, net_id, (uint32_t)f[TCP_LISTEN_SK], &s);
@@ -211,7 +213,7 @@ int main(void)
 	ok(rc == 0 && s.type_ == SOCK_DGRAM && s.protocol == IPPROTO_ICMP && s.source == CRIURS_SK_SOURCE_PROCNET,
 	   "ping v4 socket from /proc/net/icmp");
 	rc = criurs_sk_lookup(ctx, net_id, (uint32_t)f[PACKET], &s);
-	ok(rc == 0 && s.family == AF_PACKET && s.protocol == 3 && s.has_fanout && s.fanout == (42u | (PACKET_FANOUT_LB << 16)) &&
+	ok(rc == 0 && s.family == AF_PACKET && s.protocol == htons(3) && s.has_fanout && s.fanout == (42u | (PACKET_FANOUT_LB << 16)) &&
 		   s.has_info && s.ifindex == 1 && s.mclist_count == 1,
 	   "packet socket with fanout %#x", s.fanout);
 	criurs_packet_mclist mc;

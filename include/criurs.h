@@ -63,6 +63,12 @@
 
 #define CRIURS_LOG_DEBUG 4
 
+// criurs_collect_socket_holders: the tasks of the collected tree.
+#define CRIURS_HOLDERS_TREE 0
+
+// criurs_collect_socket_holders: every process in /proc, as ss -p.
+#define CRIURS_HOLDERS_ALL 1
+
 // Where an inet record came from (criurs_sk_info.source).
 #define CRIURS_SK_SOURCE_DIAG 0
 
@@ -189,6 +195,18 @@ typedef struct criurs_finding {
 // threads of the library, so it must be thread-safe.
 typedef void (*criurs_log_fn)(void *user_data, uint32_t level, const char *line);
 
+// One open file that refers to a socket. `comm` (the process's
+// /proc/PID/comm, without newline, not NUL-terminated: bytes the process
+// chose, escape them before printing) points into the context and stays
+// valid until the next criurs_collect_socket_holders, the next
+// criurs_collect_namespaces, or criurs_ctx_free.
+typedef struct criurs_socket_holder {
+  int32_t pid;
+  int32_t fd;
+  const uint8_t *comm;
+  size_t comm_len;
+} criurs_socket_holder;
+
 // One mount of a collected mount namespace. Byte fields are pointer plus
 // length (not NUL-terminated; any byte but NUL may appear), owned by the
 // context and valid until the next collection on it or criurs_ctx_free.
@@ -279,7 +297,8 @@ typedef struct criurs_sk_info {
   uint32_t type_;
   // TCP_* state numbers (unix and inet), netlink state, 0 for packet.
   uint32_t state;
-  // inet: IPPROTO_*; packet: ethertype (host order); netlink: NETLINK_*.
+  // inet: IPPROTO_*; packet: ethertype in network byte order, as CRIU's
+  // PacketSockEntry.protocol (htons(0x88B5) = 46472); netlink: NETLINK_*.
   uint32_t protocol;
   // Owner uid, when has_uid.
   uint32_t uid;
@@ -287,18 +306,20 @@ typedef struct criurs_sk_info {
   // Receive / send queue; for a listener: waiting connections / backlog.
   uint32_t rqlen;
   uint32_t wqlen;
-  // A listener's backlog, else 0.
+  // CRIU's backlog: wqlen, for every socket (a listener's backlog).
   uint32_t backlog;
   // sk_shutdown bits: 1 receive side, 2 send side.
   uint32_t shutdown;
-  // unix: bound name (path, or abstract starting with a NUL byte), not
-  // NUL-terminated; NULL/0 when unbound.
+  // unix: bound name as CRIU's UnixSkEntry.name keeps it: a path with
+  // the kernel's trailing NUL (counted in name_len), or an abstract name
+  // starting with a NUL byte; NULL/0 when unbound.
   const uint8_t *name;
   size_t name_len;
   // unix: device and inode of the bound file, 0 when none.
   uint32_t vfs_dev;
   uint32_t vfs_ino;
-  // unix: inode of the peer, 0 when none.
+  // unix: inode of the peer, 0 when none; for an in_flight socket the
+  // listener's.
   uint32_t peer;
   // unix: inodes of connections waiting in a listener's queue.
   const uint32_t *icons;
@@ -341,6 +362,9 @@ typedef struct criurs_sk_info {
   // netlink: NDIAG_FLAG_* bits, when has_nl_flags.
   bool has_nl_flags;
   uint32_t nl_flags;
+  // unix: a connection never accepted (waiting in a listener's queue):
+  // peer is that listener, as CRIU resolves it.
+  bool in_flight;
 } criurs_sk_info;
 
 // One packet socket multicast entry (PACKET_DIAG_MCLIST). A plain value.
@@ -713,6 +737,30 @@ int criurs_ctx_set_images_dir(struct criurs_ctx *ctx, const char *path);
 // Sets the images directory from an open directory fd, which is
 // duplicated: the caller keeps ownership of `dirfd`.
 int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
+
+// Reads which (pid, fd) hold each socket from the /proc/PID/fd links
+// ("socket:[INO]"), as ss -p does; `scope` is CRIURS_HOLDERS_TREE (the
+// live tasks of the tree of the last criurs_collect_namespaces: a task
+// whose files may not be read fails the call, -EACCES, naming it) or
+// CRIURS_HOLDERS_ALL (every process; those that may not be read are
+// counted by criurs_socket_holders_unreadable). A process that exits
+// meanwhile is left out. Replaces the previous scan (its comm pointers
+// become invalid). 0 or -errno: -ENODATA before
+// criurs_collect_namespaces, -EINVAL for another scope.
+int criurs_collect_socket_holders(struct criurs_ctx *ctx, uint32_t scope);
+
+// Writes the number of holders of socket `ino` to `*out` (0 when no
+// scanned process holds it). -ENODATA before criurs_collect_socket_holders.
+int criurs_socket_holders_count(const struct criurs_ctx *ctx, uint64_t ino, size_t *out);
+
+// Copies holder number `index` (0 <= index < count) of socket `ino` to
+// `*out`, in scan order (by pid, then fd). -ENOENT past the end.
+int criurs_socket_holders_get(const struct criurs_ctx *ctx, uint64_t ino, size_t index, struct criurs_socket_holder *out);
+
+// Writes to `*out` how many processes a CRIURS_HOLDERS_ALL scan could not
+// read (no permission; always 0 after a CRIURS_HOLDERS_TREE scan), so a
+// partial answer is known as one. -ENODATA before a scan.
+int criurs_socket_holders_unreadable(const struct criurs_ctx *ctx, size_t *out);
 
 // Marks the mount at `path` (as the dumped namespace sees it, NUL-
 // terminated) external with `key`, like `--external mnt[PATH]:KEY`: as

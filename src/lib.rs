@@ -89,6 +89,7 @@
 pub mod check;
 pub mod error;
 pub mod external;
+pub mod holders;
 pub mod image;
 pub mod log;
 pub mod mount;
@@ -152,6 +153,8 @@ struct Collected {
     net_config: std::collections::BTreeMap<u32, netdev::NetConfig>,
     /// What `read_namespaces` or `dump_namespaces` read since.
     nsimg: nsimg::NsImages,
+    /// The last `collect_socket_holders` scan.
+    holders: Option<holders::HolderMap>,
 }
 
 impl Context {
@@ -261,7 +264,7 @@ impl Context {
                 self.log.info("ns", format_args!("wrote {name}"));
             }
         }
-        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default() });
+        self.collected = Some(Collected { tree, namespaces, user, mnt, net, net_config: Default::default(), nsimg: Default::default(), holders: None });
         Ok(())
     }
 
@@ -543,10 +546,22 @@ impl Context {
     /// table: one sock_diag dump per family, made from inside that
     /// namespace without moving the caller. Replaces any earlier table of
     /// that namespace; on failure it keeps none.
+    ///
+    /// As for a dump: a family whose sock_diag module the kernel lacks
+    /// (raw_diag excepted) fails it, unless `ns_id` is the caller's own
+    /// namespace; [`Context::collect_sockets_for`] with
+    /// [`net::Purpose::Show`] leaves such a family out with a warning.
     pub fn collect_sockets(&mut self, ns_id: u32) -> Result<()> {
+        self.collect_sockets_for(ns_id, net::Purpose::Dump)
+    }
+
+    /// `collect_sockets` for `purpose`: [`net::Purpose::Show`] (what
+    /// `criurs show` uses, as `ss`) takes a missing diag module for a
+    /// warning in every namespace.
+    pub fn collect_sockets_for(&mut self, ns_id: u32, purpose: net::Purpose) -> Result<()> {
         let ns = self.namespace(ns_id, NsKind::Net)?.clone();
         let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
-        collected.net.collect_sockets(&self.proc, &ns, &self.log)?;
+        collected.net.collect_sockets(&self.proc, &ns, purpose, &self.log)?;
         Ok(())
     }
 
@@ -570,6 +585,36 @@ impl Context {
     /// The network namespaces prepared by the last collection.
     pub fn net_namespaces(&self) -> Result<&net::NetNamespaces> {
         Ok(&self.collected()?.net)
+    }
+}
+
+// ---- who holds each socket ----
+impl Context {
+    /// Finds which (pid, fd) hold each socket, from `/proc/PID/fd` links
+    /// (`socket:[INO]`), as `ss -p` does: [`holders::Scope::Tree`] reads the
+    /// collected tree's live tasks (a task it may not read is an error naming
+    /// it), [`holders::Scope::All`] every process (those it may not read are
+    /// listed in [`holders::HolderMap::unreadable`]). A process that exits
+    /// meanwhile is left out. Replaces the previous scan.
+    pub fn collect_socket_holders(&mut self, scope: holders::Scope) -> Result<&holders::HolderMap> {
+        let Some(collected) = self.collected.as_mut() else { return Err(not_collected()) };
+        let map = match scope {
+            holders::Scope::Tree => {
+                let pids: Vec<i32> = collected.tree.tasks.iter().filter(|t| t.state == pstree::TaskState::Alive).map(|t| t.pid).collect();
+                holders::scan_pids_in(&self.proc, &pids)?
+            }
+            holders::Scope::All => holders::scan_all_in(&self.proc)?,
+        };
+        self.log.info("holders", format_args!("{} sockets held by {} processes read", map.len(), map.processes()));
+        Ok(collected.holders.insert(map))
+    }
+
+    /// The last [`Context::collect_socket_holders`] scan; -ENODATA before one.
+    pub fn socket_holders(&self) -> Result<&holders::HolderMap> {
+        self.collected()?
+            .holders
+            .as_ref()
+            .ok_or_else(|| Error::new(libc::ENODATA, "socket holders not collected yet: call collect_socket_holders first"))
     }
 }
 

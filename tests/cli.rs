@@ -749,3 +749,56 @@ fn check_names_the_obstacle_its_fix_escaped_and_the_option_clears_it() {
     assert_eq!(code, 3, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// 13 bytes (a command name holds 15): quotes that would close ss's and
+/// open a forged entry, and a color escape.
+const FORGED_COMM: &[u8] = b"a\"),(\"b\x1b[31m";
+
+#[test]
+fn holders_of_each_socket_as_ss_p_with_a_hostile_command_name() {
+    needs_root!();
+    let mut comm = [0u8; 16];
+    comm[..FORGED_COMM.len()].copy_from_slice(FORGED_COMM);
+    let child = Hostile::start(move || {
+        // SAFETY: system calls on memory copied into the child.
+        unsafe {
+            let mut sv = [0i32; 2];
+            libc::unshare(libc::CLONE_NEWNET) == 0
+                && libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sv.as_mut_ptr()) == 0
+                && libc::dup2(sv[0], 40) == 40
+                && libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) == 0
+        }
+    });
+    let pid = child.pid.to_string();
+    // Without -p there is no scan and no holders key.
+    let doc = json_of(&["show", "-t", &pid, "-f", "unix", "--json"]);
+    assert!(doc["sockets"].as_array().unwrap().iter().all(|s| s.get("holders").is_none()));
+    let doc = json_of(&["show", "-t", &pid, "-f", "unix", "--json", "-p"]);
+    let sockets = doc["sockets"].as_array().unwrap();
+    assert_eq!(sockets.len(), 2, "{doc}");
+    let fds_of = |s: &serde_json::Value| {
+        let h = s["holders"].as_array().unwrap();
+        assert!(h.iter().all(|h| h["pid"] == child.pid && h["comm"].as_str().unwrap().as_bytes() == FORGED_COMM), "{s}");
+        let mut fds: Vec<i64> = h.iter().map(|h| h["fd"].as_i64().unwrap()).collect();
+        fds.sort();
+        fds
+    };
+    // The end that was duplicated to fd 40 has two holders, the other one.
+    let mut all: Vec<Vec<i64>> = sockets.iter().map(fds_of).collect();
+    all.sort_by_key(|f| f.len());
+    assert_eq!((all[0].len(), all[1].len(), all[1][1]), (1, 2, 40), "{all:?}");
+    // The table: one entry per holder, the name escaped, nothing forged.
+    let out = Command::new(CRIURS).args(["show", "-t", &pid, "-f", "unix", "-p"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.contains(&0x1b), "an escape byte reached the terminal");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().nth(1).unwrap().ends_with("PROCESS"), "{text}");
+    let quoted = r#""a\x22),(\x22b\x1b[31m""#;
+    let row = text.lines().find(|l| l.contains(",fd=40)")).expect("the row of the duplicated end");
+    assert_eq!(row.matches("pid=").count(), 2, "{row}");
+    assert!(row.ends_with(&format!("users:(({quoted},pid={pid},fd={}),({quoted},pid={pid},fd=40))", all[1][0])), "{row}");
+    // ss -p agrees on who holds what (it prints the name raw).
+    let ss = Command::new("nsenter").arg(format!("--net=/proc/{pid}/ns/net")).args(["ss", "-xapH"]).output().unwrap();
+    let ss = String::from_utf8_lossy(&ss.stdout);
+    assert_eq!(ss.matches(&format!("pid={pid},")).count(), 3, "{ss}");
+}

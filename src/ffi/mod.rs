@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod ctx;
+pub mod holders;
 pub mod mount;
 pub mod net;
 pub mod netdev;

@@ -68,7 +68,8 @@ pub struct criurs_sk_info {
     pub type_: u32,
     /// TCP_* state numbers (unix and inet), netlink state, 0 for packet.
     pub state: u32,
-    /// inet: IPPROTO_*; packet: ethertype (host order); netlink: NETLINK_*.
+    /// inet: IPPROTO_*; packet: ethertype in network byte order, as CRIU's
+    /// PacketSockEntry.protocol (htons(0x88B5) = 46472); netlink: NETLINK_*.
     pub protocol: u32,
     /// Owner uid, when has_uid.
     pub uid: u32,
@@ -76,19 +77,21 @@ pub struct criurs_sk_info {
     /// Receive / send queue; for a listener: waiting connections / backlog.
     pub rqlen: u32,
     pub wqlen: u32,
-    /// A listener's backlog, else 0.
+    /// CRIU's backlog: wqlen, for every socket (a listener's backlog).
     pub backlog: u32,
     /// sk_shutdown bits: 1 receive side, 2 send side.
     pub shutdown: u32,
 
-    /// unix: bound name (path, or abstract starting with a NUL byte), not
-    /// NUL-terminated; NULL/0 when unbound.
+    /// unix: bound name as CRIU's UnixSkEntry.name keeps it: a path with
+    /// the kernel's trailing NUL (counted in name_len), or an abstract name
+    /// starting with a NUL byte; NULL/0 when unbound.
     pub name: *const u8,
     pub name_len: usize,
     /// unix: device and inode of the bound file, 0 when none.
     pub vfs_dev: u32,
     pub vfs_ino: u32,
-    /// unix: inode of the peer, 0 when none.
+    /// unix: inode of the peer, 0 when none; for an in_flight socket the
+    /// listener's.
     pub peer: u32,
     /// unix: inodes of connections waiting in a listener's queue.
     pub icons: *const u32,
@@ -134,6 +137,10 @@ pub struct criurs_sk_info {
     /// netlink: NDIAG_FLAG_* bits, when has_nl_flags.
     pub has_nl_flags: bool,
     pub nl_flags: u32,
+
+    /// unix: a connection never accepted (waiting in a listener's queue):
+    /// peer is that listener, as CRIU resolves it.
+    pub in_flight: bool,
 }
 
 fn info(s: &Socket) -> criurs_sk_info {
@@ -156,18 +163,18 @@ fn info(s: &Socket) -> criurs_sk_info {
         Detail::Unix(u) => {
             out.uid = u.uid.unwrap_or(0);
             out.has_uid = u.uid.is_some();
-            (out.rqlen, out.wqlen, out.backlog, out.shutdown) = (u.rqlen, u.wqlen, u.backlog(s.state), u.shutdown as u32);
+            (out.rqlen, out.wqlen, out.backlog, out.shutdown) = (u.rqlen, u.wqlen, u.backlog(), u.shutdown as u32);
             if !u.name.is_empty() {
                 (out.name, out.name_len) = (u.name.as_ptr(), u.name.len());
             }
-            (out.vfs_dev, out.vfs_ino, out.peer) = (u.vfs_dev, u.vfs_ino, u.peer);
+            (out.vfs_dev, out.vfs_ino, out.peer, out.in_flight) = (u.vfs_dev, u.vfs_ino, u.peer, u.in_flight);
             if !u.icons.is_empty() {
                 (out.icons, out.icons_count) = (u.icons.as_ptr(), u.icons.len());
             }
         }
         Detail::Inet(i) => {
             (out.uid, out.has_uid) = (i.uid, true);
-            (out.rqlen, out.wqlen, out.backlog, out.shutdown) = (i.rqlen, i.wqlen, i.backlog(s.state), i.shutdown as u32);
+            (out.rqlen, out.wqlen, out.backlog, out.shutdown) = (i.rqlen, i.wqlen, i.backlog(), i.shutdown as u32);
             (out.src_addr, out.dst_addr, out.src_port, out.dst_port, out.ifindex) = (i.src_addr, i.dst_addr, i.src_port, i.dst_port, i.ifindex);
             out.v6only = i.v6only.map_or(-1, |v| v as i32);
             out.source = if i.source == InetSource::ProcNet { CRIURS_SK_SOURCE_PROCNET } else { CRIURS_SK_SOURCE_DIAG };

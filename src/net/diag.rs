@@ -129,7 +129,7 @@ pub mod packet_diag_msg {
     pub const LEN: usize = 16;
     pub const PDIAG_FAMILY: U8 = U8(0);
     pub const PDIAG_TYPE: U8 = U8(1);
-    /// The ethertype, in host order.
+    /// The ethertype, in host order (ntohs of the socket's protocol).
     pub const PDIAG_NUM: U16 = U16(2);
     pub const PDIAG_INO: U32 = U32(4);
 }
@@ -358,16 +358,9 @@ pub fn parse_unix(p: &[u8], unknown: &mut UnknownAttrs) -> Result<Socket> {
         let a = attr.map_err(|e| e.context(format!("unix socket {ino}")))?;
         let pl = a.payload;
         match a.kind {
-            sd::UNIX_DIAG_NAME => {
-                // A path ends at its NUL (binders may count it in the
-                // address length); an abstract name starts with NUL and
-                // every byte of it counts.
-                let name = match pl.split_first() {
-                    Some((0, _)) => pl,
-                    _ => pl.split(|&c| c == 0).next().unwrap_or(pl),
-                };
-                d.name = name.into();
-            }
+            // Every byte, as CRIU keeps it: a path comes with the NUL the
+            // kernel counts after it, an abstract name starts with one.
+            sd::UNIX_DIAG_NAME => d.name = pl.into(),
             sd::UNIX_DIAG_VFS => {
                 // struct unix_diag_vfs: udiag_vfs_ino, udiag_vfs_dev.
                 let v = a.layout("UNIX_DIAG_VFS", 8)?;
@@ -455,7 +448,8 @@ pub fn parse_packet(p: &[u8], unknown: &mut UnknownAttrs) -> Result<Socket> {
     let (h, attrs) = DiagRequest::Packet.kind().split(p)?;
     expect_family("packet_diag", packet_diag_msg::PDIAG_FAMILY.get(h), AF_PACKET)?;
     let ino = packet_diag_msg::PDIAG_INO.get(h);
-    let mut d = PacketDetail { protocol: packet_diag_msg::PDIAG_NUM.get(h), ..Default::default() };
+    // htons, as CRIU stores it (the kernel reports the ethertype in host order).
+    let mut d = PacketDetail { protocol: packet_diag_msg::PDIAG_NUM.get(h).to_be(), ..Default::default() };
     for attr in attrs {
         let a = attr.map_err(|e| e.context(format!("packet socket {ino}")))?;
         let pl = a.payload;
@@ -625,10 +619,11 @@ mod tests {
         assert_eq!((unknown.count, unknown.kinds().collect::<Vec<_>>()), (1, vec![99]), "the unknown attribute is counted");
         let u = s.unix().unwrap();
         assert_eq!((s.ino, s.family, s.type_, s.state), (5000, AF_UNIX, 1, TCP_LISTEN));
-        assert_eq!(&*u.name, b"/run/x.sock");
+        assert_eq!(&*u.name, b"/run/x.sock\0", "the kernel's NUL is kept, as CRIU keeps it");
+        assert_eq!(u.shown_name(), b"/run/x.sock");
         assert_eq!((u.vfs_ino, u.vfs_dev, u.peer), (77, 2049, 0));
         assert_eq!(&*u.icons, &[5001, 5002]);
-        assert_eq!((u.rqlen, u.wqlen, u.backlog(s.state), u.shutdown, u.uid), (2, 128, 128, 1, Some(1000)));
+        assert_eq!((u.rqlen, u.wqlen, u.backlog(), u.shutdown, u.uid), (2, 128, 128, 1, Some(1000)));
         let theirs = netlink_packet_sock_diag::unix::UnixResponse::parse(&bytes[..]).unwrap();
         assert_eq!(theirs.header.inode, s.ino);
         assert_eq!(theirs.header.state, s.state);
@@ -645,7 +640,7 @@ mod tests {
         assert_eq!((s.ino, s.family, s.state), (6000, AF_INET6, TCP_LISTEN));
         assert_eq!((i.src_port, i.dst_port, i.ifindex, i.rqlen, i.wqlen, i.uid), (8080, 0, 3, 4, 64, 7));
         assert_eq!(i.src_ip(AF_INET6), std::net::Ipv6Addr::LOCALHOST);
-        assert_eq!((i.shutdown, i.v6only, i.proto, i.backlog(s.state)), (2, Some(true), IPPROTO_TCP, 64));
+        assert_eq!((i.shutdown, i.v6only, i.proto, i.backlog()), (2, Some(true), IPPROTO_TCP, 64));
         let theirs = netlink_packet_sock_diag::inet::InetResponse::parse(&bytes[..]).unwrap();
         assert_eq!(theirs.header.inode, s.ino);
         assert_eq!(theirs.header.socket_id.source_port, i.src_port);
@@ -670,7 +665,8 @@ mod tests {
     fn packet_reply_field_by_field() {
         let s = parse_packet(&packet_bytes(), &mut none()).unwrap();
         let p = s.packet().unwrap();
-        assert_eq!((s.ino, s.family, s.type_, p.protocol), (7000, AF_PACKET, 3, 3));
+        // ETH_P_ALL in network byte order, as CRIU's PacketSockEntry.protocol.
+        assert_eq!((s.ino, s.family, s.type_, p.protocol, p.ethertype()), (7000, AF_PACKET, 3, 3u16.to_be(), 3));
         assert_eq!(p.info, Some(PacketInfo { ifindex: 1, version: 2, reserve: 0, copy_thresh: 0, timestamp: 0, flags: 1 }));
         assert_eq!(p.mclist, vec![PacketMclist { index: 1, count: 1, type_: 1, addr: vec![0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff].into() }]);
         assert_eq!(p.rx_ring.unwrap().block_size, 4096);

@@ -17,6 +17,8 @@ pub mod record;
 pub mod table;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -66,6 +68,20 @@ impl NetNs {
     }
 }
 
+/// What the sockets are collected for, which decides what a missing
+/// diag module (ENOENT) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// CRIU's `collect_sockets` for a dump: in a namespace being dumped a
+    /// missing module fails the collection, raw_diag excepted (raw
+    /// sockets then come from /proc/net/raw{,6}).
+    #[default]
+    Dump,
+    /// A look at the sockets (`criurs show`, as `ss`): a missing module
+    /// is a warning and its family is left out.
+    Show,
+}
+
 /// What `collect_net_namespaces` leaves in the context.
 #[derive(Debug, Default)]
 pub struct NetNamespaces {
@@ -90,8 +106,9 @@ impl NetNamespaces {
     }
 
     /// Prepares `ns` if it is not yet, then collects its sockets (CRIU's
-    /// `collect_sockets(ns)`). On failure the namespace keeps no table.
-    pub fn collect_sockets(&mut self, proc: &ProcRoot, ns: &NsEntry, log: &Logger) -> Result<&SocketTable> {
+    /// `collect_sockets(ns)`) for `purpose`. On failure the namespace
+    /// keeps no table.
+    pub fn collect_sockets(&mut self, proc: &ProcRoot, ns: &NsEntry, purpose: Purpose, log: &Logger) -> Result<&SocketTable> {
         let at = match self.list.iter().position(|n| n.id == ns.id) {
             Some(at) => at,
             None => {
@@ -101,7 +118,7 @@ impl NetNamespaces {
         };
         let net = &mut self.list[at];
         net.sockets = None;
-        let table = collect_sockets(net, log)?;
+        let table = collect_sockets(net, purpose, log)?;
         Ok(net.sockets.insert(table))
     }
 }
@@ -113,7 +130,7 @@ pub fn collect_net_namespaces(proc: &ProcRoot, table: &NsTable, log: &Logger, fo
     for ns in table.walk(NsKind::Net) {
         let mut net = prep_ns_sockets(proc, ns)?;
         if for_dump {
-            net.sockets = Some(collect_sockets(&net, log)?);
+            net.sockets = Some(collect_sockets(&net, Purpose::Dump, log)?);
         }
         out.list.push(net);
     }
@@ -335,26 +352,35 @@ fn merge(outcomes: Outcomes, tables: Vec<(usize, Batch)>, ours: Vec<u32>) -> (Ta
     (table, merged)
 }
 
-/// Step 4, CRIU's rules for what a source gave: a family whose diag
-/// module is missing (ENOENT) is a warning; another failure stops the
-/// collection, but in the caller's own namespace, which is not dumped,
-/// where it is logged and the sockets that need it fail later.
-fn policy(net: &NetNs, merged: Vec<Merged>, what: &str, log: &Logger) -> Result<Vec<FamilyStatus>> {
+/// Step 4, CRIU's rules (`collect_err`, `collect_sockets`) for what a
+/// source gave. A missing diag module (ENOENT) of raw_diag is a warning
+/// (the /proc tables stand in); of another family it is a failure like
+/// any other. A failure stops the collection of a namespace being
+/// dumped; in the caller's own namespace, which CRIU does not dump, it is
+/// logged and the sockets that need it fail later. For [`Purpose::Show`]
+/// every missing module is a warning; so is a missing /proc table.
+fn policy(ns_type: NsType, purpose: Purpose, merged: Vec<Merged>, what: &str, log: &Logger) -> Result<Vec<FamilyStatus>> {
     let mut families = Vec::with_capacity(merged.len());
     for Merged { source, added, unknown } in merged {
         let name = source.name();
         if !unknown.is_empty() {
             log.debug("sockets", format_args!("{what}: {name}: {unknown}"));
         }
+        // CRIU reads no /proc table: one missing (no IPv6) is ours to forgive.
+        let optional = purpose == Purpose::Show || matches!(source, Source::Diag(DiagRequest::Raw { .. }) | Source::Proc(_));
         let state = match added {
             Ok(n) => FamilyState::Collected(n),
-            Err(e) if e.errno() == libc::ENOENT => {
+            Err(e) if e.errno() == libc::ENOENT && optional => {
                 log.warn("sockets", format_args!("{what}: the kernel does not support {name} sockets diag: {e}"));
                 FamilyState::Unsupported
             }
             Err(e) => {
-                let e = e.context(format!("{what}: collect {name} sockets"));
-                if net.ns_type != NsType::Own {
+                let e = if e.errno() == libc::ENOENT {
+                    e.context(format!("{what}: collect {name} sockets: the kernel has no sock_diag module for them"))
+                } else {
+                    e.context(format!("{what}: collect {name} sockets"))
+                };
+                if ns_type != NsType::Own {
                     return Err(e);
                 }
                 log.error("sockets", format_args!("{e}; uncollected sockets will probably fail later"));
@@ -367,16 +393,78 @@ fn policy(net: &NetNs, merged: Vec<Merged>, what: &str, log: &Logger) -> Result<
 }
 
 /// CRIU's `collect_sockets(ns)`: prepare, run, merge, policy.
-pub fn collect_sockets(net: &NetNs, log: &Logger) -> Result<SocketTable> {
+pub fn collect_sockets(net: &NetNs, purpose: Purpose, log: &Logger) -> Result<SocketTable> {
     let what = format!("net namespace {}", net.id);
     let Prepared { mut sockets, tables, ours } = prepare(net).map_err(|e| e.context(&what))?;
     let outcomes = run(&mut sockets, ours.clone())?;
     let (table, merged) = merge(outcomes, tables, ours);
-    let families = policy(net, merged, &what, log)?;
+    let families = policy(net.ns_type, purpose, merged, &what, log)?;
     let table = table.finish(families);
     if table.duplicates() > 0 {
         log.debug("sockets", format_args!("{what}: {} sockets reported twice, listed once", table.duplicates()));
     }
     log.info("sockets", format_args!("{what}: collected {} sockets", table.len()));
     Ok(table)
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use crate::log::{Level, Sink};
+    use std::sync::{Arc, Mutex};
+
+    fn merged(source: Source, errno: Option<i32>) -> Merged {
+        let added = match errno {
+            None => Ok(1),
+            Some(e) => Err(Error::new(e, "the kernel said no")),
+        };
+        Merged { source, added, unknown: UnknownAttrs::default() }
+    }
+
+    fn tcp6() -> Source {
+        Source::Diag(DiagRequest::Inet { family: AF_INET6, proto: diag::IPPROTO_TCP })
+    }
+
+    fn run(ns_type: NsType, purpose: Purpose, batch: Vec<Merged>) -> (Result<Vec<FamilyStatus>>, Vec<(Level, String)>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        let sink: Sink = Arc::new(move |l, t: &str| seen.lock().unwrap().push((l, t.to_string())));
+        let log = Logger::new(Level::Debug, Some(sink));
+        let r = policy(ns_type, purpose, batch, "net namespace 7", &log);
+        let lines = lines.lock().unwrap().clone();
+        (r, lines)
+    }
+
+    #[test]
+    fn a_missing_diag_module_fails_a_dump_of_the_namespace_as_in_criu() {
+        // tcp6 without its module, in a namespace being dumped: the collection fails.
+        let (r, _) = run(NsType::Other, Purpose::Dump, vec![merged(Source::Diag(DiagRequest::Unix), None), merged(tcp6(), Some(libc::ENOENT))]);
+        let e = r.unwrap_err();
+        assert_eq!(e.errno(), libc::ENOENT);
+        assert!(e.to_string().contains("net namespace 7: collect tcp6 sockets: the kernel has no sock_diag module"), "{e}");
+        for source in [Source::Diag(DiagRequest::Packet), Source::Diag(DiagRequest::Netlink), Source::Diag(DiagRequest::Unix)] {
+            assert!(run(NsType::Root, Purpose::Dump, vec![merged(source, Some(libc::ENOENT))]).0.is_err(), "{}", source.name());
+        }
+        // raw_diag is optional in CRIU (its /proc fallback here), and so are our /proc tables.
+        let raw = Source::Diag(DiagRequest::Raw { family: AF_INET });
+        let icmp6 = Source::Proc(ProcTable::Icmp6);
+        let (r, lines) = run(NsType::Other, Purpose::Dump, vec![merged(raw, Some(libc::ENOENT)), merged(icmp6, Some(libc::ENOENT))]);
+        let states: Vec<FamilyState> = r.unwrap().into_iter().map(|f| f.state).collect();
+        assert_eq!(states, vec![FamilyState::Unsupported, FamilyState::Unsupported]);
+        assert!(lines.iter().all(|(l, _)| *l == Level::Warn), "{lines:?}");
+        // The caller's own namespace, which CRIU does not dump: logged, kept as failed.
+        let (r, lines) = run(NsType::Own, Purpose::Dump, vec![merged(tcp6(), Some(libc::ENOENT))]);
+        assert!(matches!(r.unwrap()[0].state, FamilyState::Failed(ref e) if e.errno() == libc::ENOENT));
+        assert!(lines.iter().any(|(l, t)| *l == Level::Error && t.contains("will probably fail later")), "{lines:?}");
+    }
+
+    #[test]
+    fn showing_sockets_takes_a_missing_module_for_a_warning() {
+        let (r, lines) = run(NsType::Other, Purpose::Show, vec![merged(tcp6(), Some(libc::ENOENT)), merged(Source::Diag(DiagRequest::Unix), None)]);
+        let fams = r.unwrap();
+        assert_eq!((fams[0].state.clone(), fams[1].state.clone()), (FamilyState::Unsupported, FamilyState::Collected(1)));
+        assert!(lines.iter().any(|(l, t)| *l == Level::Warn && t.contains("tcp6")), "{lines:?}");
+        // Another failure still fails, as it does for a dump.
+        assert_eq!(run(NsType::Other, Purpose::Show, vec![merged(tcp6(), Some(libc::EPERM))]).0.unwrap_err().errno(), libc::EPERM);
+    }
 }

@@ -39,13 +39,18 @@ pub enum Detail {
 /// UNIX_DIAG_* attributes of one unix socket.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnixDetail {
-    /// The bound name: a path, or an abstract name starting with a NUL
-    /// byte (as CRIU's UnixSkEntry.name). Empty when unbound.
+    /// The bound name as the kernel reports it and CRIU's
+    /// UnixSkEntry.name keeps it: a path with its trailing NUL (the
+    /// kernel counts one), or an abstract name starting with a NUL byte.
+    /// Empty when unbound. [`UnixDetail::shown_name`] is the name as a
+    /// person reads it.
     pub name: Box<[u8]>,
     /// Device and inode of the bound file (UNIX_DIAG_VFS), 0 when none.
     pub vfs_dev: u32,
     pub vfs_ino: u32,
-    /// Inode of the peer socket, 0 when not connected.
+    /// Inode of the peer socket, 0 when not connected. For a connection
+    /// never accepted (see `in_flight`), the listener's inode, as CRIU
+    /// resolves it through the listener's icons.
     pub peer: u32,
     /// Inodes of connections waiting in a listener's queue.
     pub icons: Box<[u32]>,
@@ -55,17 +60,28 @@ pub struct UnixDetail {
     pub wqlen: u32,
     /// SHUTDOWN bits (1 = receive side shut, 2 = send side shut).
     pub shutdown: u8,
+    /// A connecting socket whose connection waits in a listener's queue,
+    /// never accepted (its kernel peer is an embryo with no inode): `peer`
+    /// is that listener.
+    pub in_flight: bool,
     /// Owner uid (UNIX_DIAG_UID), when the kernel reports it.
     pub uid: Option<u32>,
 }
 
 impl UnixDetail {
-    /// A listener's backlog (CRIU's UnixSkEntry.backlog): wqlen.
-    pub fn backlog(&self, state: u8) -> u32 {
-        if state == TCP_LISTEN {
-            self.wqlen
-        } else {
-            0
+    /// CRIU's UnixSkEntry.backlog: the diag wqlen of every socket (a
+    /// listener's backlog, else the bytes it has sent and not yet had read).
+    pub fn backlog(&self) -> u32 {
+        self.wqlen
+    }
+
+    /// The name as `ss` prints it: a path without the kernel's trailing
+    /// NUL, an abstract name whole (with its leading NUL).
+    pub fn shown_name(&self) -> &[u8] {
+        match &*self.name {
+            [0, ..] => &self.name,
+            [path @ .., 0] => path,
+            name => name,
         }
     }
 }
@@ -112,13 +128,10 @@ pub struct InetDetail {
 }
 
 impl InetDetail {
-    /// A listener's backlog (CRIU's InetSkEntry.backlog): wqlen.
-    pub fn backlog(&self, state: u8) -> u32 {
-        if state == TCP_LISTEN {
-            self.wqlen
-        } else {
-            0
-        }
+    /// CRIU's InetSkEntry.backlog: the diag wqlen of every socket (a
+    /// listener's backlog, else its send queue).
+    pub fn backlog(&self) -> u32 {
+        self.wqlen
     }
 
     /// The source address as an `IpAddr` of the socket's family.
@@ -176,7 +189,9 @@ pub struct PacketRing {
 /// packet_diag_msg plus its attributes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PacketDetail {
-    /// The ethertype the socket was opened for, in host order.
+    /// The ethertype the socket was opened for, in network byte order
+    /// as CRIU's PacketSockEntry.protocol keeps it (46472 for 0x88B5);
+    /// [`PacketDetail::ethertype`] is the number itself.
     pub protocol: u16,
     pub info: Option<PacketInfo>,
     pub mclist: Vec<PacketMclist>,
@@ -185,6 +200,13 @@ pub struct PacketDetail {
     pub rx_ring: Option<PacketRing>,
     pub tx_ring: Option<PacketRing>,
     pub uid: Option<u32>,
+}
+
+impl PacketDetail {
+    /// The ethertype as a number (0x88B5), as `ss` and /proc/net/packet show it.
+    pub fn ethertype(&self) -> u16 {
+        u16::from_be(self.protocol)
+    }
 }
 
 /// netlink_diag_msg plus its attributes.
@@ -257,8 +279,8 @@ impl Socket {
         }
     }
 
-    /// The protocol number: inet proto, packet ethertype, netlink protocol,
-    /// 0 for unix.
+    /// The protocol number: inet proto, packet ethertype in network byte
+    /// order (as CRIU's image), netlink protocol, 0 for unix.
     pub fn protocol(&self) -> u32 {
         match &self.detail {
             Detail::Unix(_) => 0,

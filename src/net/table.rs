@@ -11,7 +11,7 @@ use crate::netlink::UnknownAttrs;
 
 use super::plan::Source;
 
-use super::record::Socket;
+use super::record::{Detail, Socket, TCP_ESTABLISHED, TCP_LISTEN};
 
 /// A multiplicative hash for socket inodes: kernel ids need no SipHash,
 /// and a 120,000-socket table is built in well under a millisecond.
@@ -39,7 +39,10 @@ type InoMap = HashMap<u32, u32, BuildHasherDefault<InoHasher>>;
 pub enum FamilyState {
     /// Collected; this many sockets.
     Collected(usize),
-    /// The kernel has no diag module for it (ENOENT): a warning, as in CRIU.
+    /// The kernel has no diag module for it (ENOENT): a warning for
+    /// raw_diag and the /proc tables, and for every family when the
+    /// sockets are collected to be shown; a dump of the namespace fails
+    /// instead, as CRIU's.
     Unsupported,
     /// Failed in the caller's own namespace, where CRIU logs and goes on;
     /// a socket that needs the missing data fails later.
@@ -183,7 +186,38 @@ impl TableBuilder {
 
     pub fn finish(mut self, families: Vec<FamilyStatus>) -> SocketTable {
         self.sockets.shrink_to_fit();
+        resolve_in_flight(&mut self.sockets);
         SocketTable { sockets: self.sockets, index: self.index, families, duplicates: self.duplicates }
+    }
+}
+
+/// CRIU's in-flight rule (`dump_one_unix_fd` through the listeners'
+/// icons): a connected stream or seqpacket socket without a peer inode
+/// whose inode a listener lists among its waiting connections gets that
+/// listener as `peer`, and is marked `in_flight`. One pass to index the
+/// icons, one to resolve: linear in the sockets.
+fn resolve_in_flight(sockets: &mut [Socket]) {
+    let mut listener_of = InoMap::default();
+    for s in sockets.iter() {
+        if let (Detail::Unix(u), TCP_LISTEN) = (&s.detail, s.state) {
+            for &icon in u.icons.iter().filter(|&&i| i != 0) {
+                listener_of.insert(icon, s.ino);
+            }
+        }
+    }
+    if listener_of.is_empty() {
+        return;
+    }
+    for s in sockets.iter_mut() {
+        let connected_stream = s.state == TCP_ESTABLISHED && s.type_ != libc::SOCK_DGRAM as u8;
+        if let Detail::Unix(u) = &mut s.detail {
+            if connected_stream && u.peer == 0 {
+                if let Some(&listener) = listener_of.get(&s.ino) {
+                    u.peer = listener;
+                    u.in_flight = true;
+                }
+            }
+        }
     }
 }
 
@@ -198,7 +232,7 @@ impl<'a> IntoIterator for &'a SocketTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::record::{Detail, Socket, UnixDetail, AF_UNIX};
+    use crate::net::record::{UnixDetail, AF_UNIX};
 
     fn sk(ino: u32) -> Socket {
         Socket { ino, family: AF_UNIX, type_: 1, state: 1, detail: Detail::Unix(UnixDetail { peer: ino + 1, ..Default::default() }) }
@@ -235,5 +269,34 @@ mod tests {
         let mut b = TableBuilder::excluding(vec![2]);
         assert_eq!(b.extend(vec![sk(1), sk(2), sk(3), sk(3)]), 2);
         assert_eq!(b.finish(vec![]).iter().map(|s| s.ino).collect::<Vec<_>>(), vec![1, 3]);
+    }
+
+    fn unix(ino: u32, type_: i32, state: u8, peer: u32, icons: &[u32]) -> Socket {
+        let detail = Detail::Unix(UnixDetail { peer, icons: icons.into(), ..Default::default() });
+        Socket { ino, family: AF_UNIX, type_: type_ as u8, state, detail }
+    }
+
+    #[test]
+    fn a_connection_never_accepted_has_the_listener_as_peer() {
+        let (stream, dgram) = (libc::SOCK_STREAM, libc::SOCK_DGRAM);
+        // The client sits before its listener in the dump, as it may.
+        let t = from_batches(
+            vec![vec![
+                unix(21, stream, TCP_ESTABLISHED, 0, &[]),
+                unix(10, stream, TCP_LISTEN, 0, &[21, 0, 22, 50]),
+                unix(22, libc::SOCK_SEQPACKET, TCP_ESTABLISHED, 0, &[]),
+                unix(30, stream, TCP_ESTABLISHED, 31, &[]),
+                unix(40, stream, TCP_ESTABLISHED, 0, &[]),
+                unix(50, dgram, TCP_ESTABLISHED, 0, &[]),
+            ]],
+            vec![],
+        );
+        let peer = |ino| t.lookup(ino).unwrap().unix().map(|u| (u.peer, u.in_flight)).unwrap();
+        assert_eq!(peer(21), (10, true), "resolved through the listener's icons");
+        assert_eq!(peer(22), (10, true));
+        assert_eq!(peer(30), (31, false), "a connected socket keeps its peer");
+        assert_eq!(peer(40), (0, false), "a dangling connection stays without peer");
+        assert_eq!(peer(50), (0, false));
+        assert_eq!(peer(10), (0, false));
     }
 }

@@ -325,17 +325,24 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
     let lu = l.unix().unwrap();
     let path = zoo.dir.join("listener.sock");
     assert_eq!(l.state, TCP_LISTEN);
-    assert_eq!(&*lu.name, std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
+    let mut with_nul = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    with_nul.push(0);
+    assert_eq!(&*lu.name, &with_nul[..], "the kernel's trailing NUL, as CRIU's UnixSkEntry.name");
     assert_eq!(lu.vfs_ino, f("listener_vfs_ino"));
     assert_ne!(lu.vfs_dev, 0);
-    assert_eq!((lu.rqlen, lu.wqlen, lu.backlog(l.state)), (2, 5, 5));
+    assert_eq!((lu.rqlen, lu.wqlen, lu.backlog()), (2, 5, 5));
     let mut icons = lu.icons.to_vec();
     icons.sort();
     // icons name the connecting clients (the queued embryos have no inode)
     let mut want: Vec<u32> = vec![f("client1"), f("client2")];
     want.sort();
     assert_eq!(icons, want);
-    assert_eq!(t.lookup(f("client1")).unwrap().unix().unwrap().peer, 0, "an embryo peer has no inode yet");
+    // an embryo peer has no inode yet: the client's peer is the listener, as CRIU resolves it
+    for client in ["client1", "client2"] {
+        let cu = t.lookup(f(client)).unwrap().unix().unwrap();
+        assert_eq!((cu.peer, cu.in_flight), (f("listener"), true), "{client}");
+    }
+    assert!(!au.in_flight);
     // abstract name keeps its leading NUL, as CRIU's image
     let ab = t.lookup(f("abstract")).unwrap();
     assert_eq!((ab.type_, ab.state), (libc::SOCK_DGRAM as u8, TCP_CLOSE));
@@ -348,7 +355,7 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
     let tl = t.lookup(f("tcp_listen")).unwrap();
     let ti = tl.inet().unwrap();
     assert_eq!((tl.family, tl.type_, tl.state, ti.proto), (AF_INET, libc::SOCK_STREAM as u8, TCP_LISTEN, diag::IPPROTO_TCP));
-    assert_eq!((ti.src_port, ti.backlog(tl.state), ti.uid), (port, 7, uid));
+    assert_eq!((ti.src_port, ti.backlog(), ti.uid), (port, 7, uid));
     assert_eq!(ti.src_ip(AF_INET).to_string(), "127.0.0.1");
     let tc = t.lookup(f("tcp_client")).unwrap();
     assert_eq!((tc.state, tc.inet().unwrap().dst_port, tc.inet().unwrap().src_port), (TCP_ESTABLISHED, port, f("tcp_client_port") as u16));
@@ -387,7 +394,8 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
     // packet with a fanout group and a multicast (promisc) entry
     let pk = t.lookup(f("packet")).unwrap();
     let pd = pk.packet().unwrap();
-    assert_eq!((pk.family, pk.type_, pd.protocol), (AF_PACKET, libc::SOCK_RAW as u8, libc::ETH_P_ALL as u16));
+    assert_eq!((pk.family, pk.type_, pd.ethertype()), (AF_PACKET, libc::SOCK_RAW as u8, libc::ETH_P_ALL as u16));
+    assert_eq!(pd.protocol, (libc::ETH_P_ALL as u16).to_be(), "network byte order, as CRIU's image");
     assert_eq!(pd.fanout, Some(77 | (libc::PACKET_FANOUT_HASH as u32) << 16));
     assert_eq!(pd.info.unwrap().ifindex, 1);
     assert_eq!(pd.mclist.len(), 1);
@@ -416,8 +424,11 @@ fn every_kind_in_a_fresh_namespace_matches_what_was_made_and_ss() {
             let s = t.lookup(ino.parse().unwrap()).unwrap_or_else(|| panic!("ss shows unix {ino} we lack: {line}"));
             let u = s.unix().unwrap();
             assert_eq!(state_name(s.state), state, "{line}");
-            assert_eq!((u.rqlen, u.wqlen, u.peer), (rq, wq, peer.parse().unwrap()), "{line}");
-            let shown = if u.name.first() == Some(&0) { format!("@{}", String::from_utf8_lossy(&u.name[1..])) } else { String::from_utf8_lossy(&u.name).into_owned() };
+            // ss shows an in-flight client's embryo peer, inode 0.
+            let kernel_peer = if u.in_flight { 0 } else { u.peer };
+            assert_eq!((u.rqlen, u.wqlen, kernel_peer), (rq, wq, peer.parse().unwrap()), "{line}");
+            let n = u.shown_name();
+            let shown = if n.first() == Some(&0) { format!("@{}", String::from_utf8_lossy(&n[1..])) } else { String::from_utf8_lossy(n).into_owned() };
             assert_eq!(shown, name, "{line}");
             checked += 1;
         } else if let Some(ino) = c.iter().find_map(|w| w.strip_prefix("ino:")) {

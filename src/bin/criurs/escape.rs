@@ -105,6 +105,25 @@ impl fmt::Display for UnixName<'_> {
     }
 }
 
+/// Target bytes inside double quotes, as `ss -p` quotes a command name:
+/// escaped as [`Esc`], and the quote itself as `\x22`, so a name cannot
+/// close its quotes and forge another entry.
+pub struct Quoted<'a>(pub &'a [u8]);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        f.write_char('"')?;
+        for (i, part) in self.0.split(|&b| b == b'"').enumerate() {
+            if i > 0 {
+                hex(f, b'"')?;
+            }
+            escape_into(f, part)?;
+        }
+        f.write_char('"')
+    }
+}
+
 /// A line of our own (an error, a log line) that may quote target bytes:
 /// control characters escaped, so it stays one line and sends no escape
 /// sequence; spaces and backslashes kept for reading.

@@ -38,6 +38,7 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
     for id in filter.socket_namespaces(ctx)? {
         sockets.push((id, ctx.sockets(id)?));
     }
+    let holders = if filter.holders() { Some(ctx.socket_holders()?) } else { None };
     let mut nets = Vec::new();
     for id in filter.net_config_namespaces(ctx)? {
         nets.push(ctx.net_config(id)?);
@@ -84,7 +85,7 @@ pub fn print(ctx: &Context, filter: &Filter, out: &mut impl Write) -> Result<(),
                 key,
                 &Seq(|| {
                     sockets.iter().flat_map(|&(ns_id, t)| {
-                        t.iter().filter(|sk| filter.socket(sk)).map(move |sk| SocketView { ns_id, sk })
+                        t.iter().filter(|sk| filter.socket(sk)).map(move |sk| SocketView { ns_id, sk, holders })
                     })
                 }),
             ),
@@ -342,6 +343,21 @@ impl Serialize for MountView<'_> {
 struct SocketView<'a> {
     ns_id: u32,
     sk: &'a Socket,
+    /// With `-p`: the scan whose holders of this socket are listed.
+    holders: Option<&'a criurs::holders::HolderMap>,
+}
+
+/// One holder of a socket: `{"pid":N,"fd":M,"comm":"..."}`.
+struct HolderView<'a>(&'a criurs::holders::Holder);
+
+impl Serialize for HolderView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("pid", &self.0.pid)?;
+        o.serialize_entry("fd", &self.0.fd)?;
+        bytes_entry(&mut o, "comm", "comm_hex", &self.0.comm)?;
+        o.end()
+    }
 }
 
 impl Serialize for SocketView<'_> {
@@ -358,7 +374,8 @@ impl Serialize for SocketView<'_> {
             Detail::Unix(u) => {
                 bytes_entry(&mut o, "name", "name_hex", &u.name)?;
                 o.serialize_entry("peer", &u.peer)?;
-                o.serialize_entry("backlog", &u.backlog(sk.state))?;
+                o.serialize_entry("in_flight", &u.in_flight)?;
+                o.serialize_entry("backlog", &u.backlog())?;
                 o.serialize_entry("shutdown", &u.shutdown)?;
                 o.serialize_entry("icons", &u.icons)?;
                 o.serialize_entry("rqlen", &u.rqlen)?;
@@ -374,7 +391,7 @@ impl Serialize for SocketView<'_> {
                 o.serialize_entry("src_port", &i.src_port)?;
                 o.serialize_entry("dst_addr", &[format_args!("{}", i.dst_ip(sk.family))])?;
                 o.serialize_entry("dst_port", &i.dst_port)?;
-                o.serialize_entry("backlog", &i.backlog(sk.state))?;
+                o.serialize_entry("backlog", &i.backlog())?;
                 o.serialize_entry("shutdown", &i.shutdown)?;
                 o.serialize_entry("ifindex", &i.ifindex)?;
                 o.serialize_entry("rqlen", &i.rqlen)?;
@@ -412,6 +429,9 @@ impl Serialize for SocketView<'_> {
                     o.serialize_entry("diag_flags", &f)?;
                 }
             }
+        }
+        if let Some(map) = self.holders {
+            o.serialize_entry("holders", &Seq(|| map.get(sk.ino as u64).iter().map(HolderView)))?;
         }
         o.end()
     }

@@ -27,7 +27,7 @@ use criurs::{Context, Level, Result};
     name = "criurs",
     version,
     about = "The namespace-collection stage of CRIU's dump, from a shell",
-    after_help = "Examples:\n  criurs show -t $$\n  criurs show -t 1234 --mounts --ns 13\n  criurs show -t 1234 -f tcp,udp\n  criurs show -t 1234 --json -f unix | jq '.sockets | length'\n  criurs dump -t 1234 -D /tmp/images --external 'mnt[/data]:data'\n  crit decode -i /tmp/images/mountpoints-13.img\n\nThe manual: man criurs (doc/criurs.1)."
+    after_help = "Examples:\n  criurs show -t $$\n  criurs show -t 1234 --mounts --ns 13\n  criurs show -t 1234 -f tcp,udp\n  criurs show -t 1234 -f unix -p\n  criurs show -t 1234 --json -f unix | jq '.sockets | length'\n  criurs dump -t 1234 -D /tmp/images --external 'mnt[/data]:data'\n  crit decode -i /tmp/images/mountpoints-13.img\n\nThe manual: man criurs (doc/criurs.1)."
 )]
 struct Cli {
     /// More log lines on stderr (-v info, -vv debug).
@@ -56,6 +56,9 @@ enum Command {
         /// Only sockets of these families or protocols, as ss -f/-A names them; repeat or comma-separate.
         #[arg(short = 'f', long = "family", value_name = "FAMILY", value_enum, value_delimiter = ',', help_heading = "Filters")]
         family: Vec<show::Family>,
+        /// Show which processes hold each socket (pid, fd, command name), scanning every process's fds, as ss -p.
+        #[arg(short = 'p', long = "processes")]
+        processes: bool,
     },
     /// Write CRIU-format images of the tree's namespaces into a directory.
     Dump {
@@ -182,8 +185,8 @@ fn new_context(pid: i32, verbose: u8) -> Result<Context> {
 
 fn run(cli: Cli) -> std::result::Result<u8, Failure> {
     match cli.command {
-        Command::Show { pid, json, sections, ns, family } => {
-            let filter = show::Filter::new(&sections, ns, family);
+        Command::Show { pid, json, sections, ns, family, processes } => {
+            let filter = show::Filter::new(&sections, ns, family, processes);
             let mut ctx = new_context(pid, cli.verbose)?;
             show::collect(&mut ctx, &filter)?;
             let stdout = io::stdout();

@@ -293,12 +293,13 @@ pub struct Filter {
     sections: Vec<Section>,
     ns: Vec<u32>,
     families: Vec<Family>,
+    processes: bool,
 }
 
 impl Filter {
     /// From the flags. Naming families but no section shows sockets only,
     /// as `ss -x` does.
-    pub fn new(sections: &Sections, ns: Vec<u32>, families: Vec<Family>) -> Filter {
+    pub fn new(sections: &Sections, ns: Vec<u32>, families: Vec<Family>, processes: bool) -> Filter {
         let sections = if !sections.named().is_empty() {
             sections.named().to_vec()
         } else if !families.is_empty() {
@@ -306,7 +307,12 @@ impl Filter {
         } else {
             Section::ALL.to_vec()
         };
-        Filter { sections, ns, families }
+        Filter { sections, ns, families, processes }
+    }
+
+    /// `-p`: each socket's holders, when sockets are shown.
+    pub fn holders(&self) -> bool {
+        self.processes && self.shows(Section::Sockets)
     }
 
     /// The selected sections, in printing order.
@@ -376,7 +382,18 @@ pub fn collect(ctx: &mut Context, filter: &Filter) -> Result<()> {
         }
     }
     for id in filter.socket_namespaces(ctx)? {
-        ctx.collect_sockets(id)?;
+        // A look, as ss takes it: a missing diag module only warns.
+        ctx.collect_sockets_for(id, net::Purpose::Show)?;
+    }
+    if filter.holders() {
+        // As ss -p: every process, since a socket of the tree's namespaces
+        // may be held from outside the tree. Those we may not read are said.
+        let map = ctx.collect_socket_holders(criurs::holders::Scope::All)?;
+        if let Some((pid, why)) = map.unreadable().first() {
+            let more = map.unreadable().len() - 1;
+            let others = if more > 0 { format!(" and {}", crate::count(more, "other")) } else { String::new() };
+            eprintln!("criurs: warning: the open files of pid {pid}{others} could not be read, their sockets show no holder: {why}");
+        }
     }
     Ok(())
 }
@@ -623,11 +640,11 @@ mod tests {
 
     #[test]
     fn families_alone_mean_sockets() {
-        let f = Filter::new(&Sections::default(), vec![], vec![Family::Tcp]);
+        let f = Filter::new(&Sections::default(), vec![], vec![Family::Tcp], false);
         assert_eq!(f.sections().collect::<Vec<_>>(), vec![Section::Sockets]);
-        let f = Filter::new(&Sections(vec![Section::Sockets, Section::Namespaces]), vec![], vec![]);
+        let f = Filter::new(&Sections(vec![Section::Sockets, Section::Namespaces]), vec![], vec![], true);
         assert_eq!(f.sections().collect::<Vec<_>>(), vec![Section::Namespaces, Section::Sockets], "printing order");
-        let f = Filter::new(&Sections::default(), vec![3], vec![]);
+        let f = Filter::new(&Sections::default(), vec![3], vec![], false);
         assert_eq!(f.sections().count(), Section::ALL.len());
         assert!(f.ns(3) && !f.ns(4));
     }

@@ -10,7 +10,7 @@ use criurs::net::{Detail, Socket};
 use criurs::netdev::{NetConfig, Route};
 use criurs::Context;
 
-use crate::escape::{Esc, UnixName};
+use crate::escape::{Esc, Quoted, UnixName};
 use crate::show::{self, propagation, state_name, Filter, Section, SocketKind};
 use crate::Failure;
 
@@ -264,21 +264,42 @@ fn sockets(ctx: &Context, filter: &Filter, ns_id: u32, out: &mut impl Write) -> 
         format!("{} of {}", shown.clone().count(), crate::count(table.len(), "socket"))
     };
     writeln!(out, "SOCKETS OF NET NAMESPACE {ns_id} ({what})")?;
-    writeln!(out, "{:<7} {:<10} {:>6} {:>6}  {:<40} {:<40} {:>8}", "NETID", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "INO")?;
+    let holders = if filter.holders() { Some(ctx.socket_holders()?) } else { None };
+    write!(out, "{:<7} {:<10} {:>6} {:>6}  {:<40} {:<40} {:>8}", "NETID", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "INO")?;
+    writeln!(out, "{}", if holders.is_some() { "  PROCESS" } else { "" })?;
     let mut local = String::new();
     let mut peer = String::new();
+    let mut users = String::new();
     for sk in shown {
-        socket(sk, &mut local, &mut peer, out)?;
+        users.clear();
+        if let Some(map) = holders {
+            ss_users(&mut users, map.get(sk.ino as u64));
+        }
+        socket(sk, &mut local, &mut peer, &users, out)?;
     }
     Ok(())
 }
 
-fn socket(sk: &Socket, local: &mut String, peer: &mut String, out: &mut impl Write) -> std::io::Result<()> {
+/// `ss -p`'s column: `  users:(("comm",pid=N,fd=M),...)`, the command
+/// name escaped and its quotes too; nothing when no process holds it.
+fn ss_users(out: &mut String, holders: &[criurs::holders::Holder]) {
+    if holders.is_empty() {
+        return;
+    }
+    out.push_str("  users:(");
+    for (i, h) in holders.iter().enumerate() {
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(out, "{sep}({},pid={},fd={})", Quoted(&h.comm), h.pid, h.fd);
+    }
+    out.push(')');
+}
+
+fn socket(sk: &Socket, local: &mut String, peer: &mut String, users: &str, out: &mut impl Write) -> std::io::Result<()> {
     local.clear();
     peer.clear();
     let (rq, wq) = match &sk.detail {
         Detail::Unix(u) => {
-            let _ = write!(local, "{}", UnixName(&u.name));
+            let _ = write!(local, "{}", UnixName(u.shown_name()));
             let _ = write!(peer, "* {}", u.peer);
             (u.rqlen, u.wqlen)
         }
@@ -292,7 +313,7 @@ fn socket(sk: &Socket, local: &mut String, peer: &mut String, out: &mut impl Wri
             (i.rqlen, i.wqlen)
         }
         Detail::Packet(p) => {
-            let _ = write!(local, "proto {:#06x}", p.protocol);
+            let _ = write!(local, "proto {:#06x}", p.ethertype());
             let _ = match p.fanout {
                 Some(f) => write!(peer, "fanout {f:#x}"),
                 None => write!(peer, "*"),
@@ -307,7 +328,7 @@ fn socket(sk: &Socket, local: &mut String, peer: &mut String, out: &mut impl Wri
     };
     writeln!(
         out,
-        "{:<7} {:<10} {:>6} {:>6}  {:<40} {:<40} {:>8}",
+        "{:<7} {:<10} {:>6} {:>6}  {:<40} {:<40} {:>8}{users}",
         SocketKind::of(sk).netid(),
         state_name(sk),
         rq,
