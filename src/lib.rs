@@ -506,7 +506,10 @@ impl Context {
         for &id in &nets {
             self.collect_sockets(id)?;
         }
-        let holders = check::HolderMap::scan_all(&self.proc)?;
+        let holders = holders::scan_all_in(&self.proc)?;
+        for (pid, why) in holders.unreadable() {
+            self.log.warn("check", format_args!("pid {pid}: its fds could not be read ({why}): a socket it holds shows as held by nobody"));
+        }
         let c = self.collected()?;
         let files = check::holders::tree_files(&self.proc, &c.tree)?;
         let wanted: Vec<(NsKind, u64)> = [NsKind::Net, NsKind::Pid]

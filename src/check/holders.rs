@@ -1,6 +1,6 @@
-//! Who holds what: socket inodes → the processes and fds that hold them
-//! (as `ss -p` finds them, over every process of /proc), the tree's open
-//! files, and the few questions only an fd answers, asked through a
+//! What the tree holds: its open files (who holds each socket, over every
+//! process, is the holders room's, as `ss -p`), who else lives in its
+//! namespaces, and the few questions only an fd answers, asked through a
 //! `pidfd_getfd` duplicate (the task is not stopped, nothing is changed).
 
 use std::collections::HashMap;
@@ -8,52 +8,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::pstree::{ProcRoot, ProcessTree};
-
-/// One fd of one process that refers to a socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    pub pid: i32,
-    pub fd: i32,
-    /// `/proc/PID/comm` (the target's bytes).
-    pub comm: Vec<u8>,
-}
-
-/// Socket inode → holders.
-#[derive(Debug, Clone, Default)]
-pub struct HolderMap {
-    by_ino: HashMap<u64, Vec<Holder>>,
-}
-
-impl HolderMap {
-    /// Every process's fds (`/proc/*/fd`). Processes that exit or refuse
-    /// to be read while scanned are left out: a socket held only by them
-    /// shows as held by nobody.
-    pub fn scan_all(proc: &ProcRoot) -> Result<HolderMap> {
-        let mut map = HolderMap::default();
-        let dir = proc.root();
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(&e, format!("read {}", dir.display())))?;
-        for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-            let Ok(fds) = read_fds(proc, pid) else { continue };
-            let comm = read_comm(proc, pid);
-            for (fd, target) in fds {
-                if let Some(ino) = socket_inode(&target) {
-                    map.add(ino, Holder { pid, fd, comm: comm.clone() });
-                }
-            }
-        }
-        Ok(map)
-    }
-
-    pub fn add(&mut self, ino: u64, holder: Holder) {
-        self.by_ino.entry(ino).or_default().push(holder);
-    }
-
-    /// Who holds socket `ino`, in /proc's order.
-    pub fn holders(&self, ino: u64) -> &[Holder] {
-        self.by_ino.get(&ino).map_or(&[], Vec::as_slice)
-    }
-}
 
 /// One open fd of a task of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +22,7 @@ pub struct OpenFile {
 
 impl OpenFile {
     pub fn socket(&self) -> Option<u64> {
-        socket_inode(&self.target)
+        crate::holders::socket_inode(&self.target)
     }
 }
 
@@ -92,15 +46,6 @@ pub fn tree_files(proc: &ProcRoot, tree: &ProcessTree) -> Result<Vec<OpenFile>> 
         }
     }
     Ok(out)
-}
-
-/// `socket:[INO]` → INO.
-fn socket_inode(target: &[u8]) -> Option<u64> {
-    let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// The fds of `pid` with their link targets, by fd number. ESRCH when the
@@ -131,14 +76,6 @@ fn read_fds(proc: &ProcRoot, pid: i32) -> Result<Vec<(i32, Vec<u8>)>> {
 fn parent_of(proc: &ProcRoot, pid: i32) -> Option<i32> {
     let text = std::fs::read_to_string(proc.pid_path(pid, "status")).ok()?;
     text.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|v| v.trim().parse().ok())
-}
-
-fn read_comm(proc: &ProcRoot, pid: i32) -> Vec<u8> {
-    let mut comm = std::fs::read(proc.pid_path(pid, "comm")).unwrap_or_default();
-    if comm.last() == Some(&b'\n') {
-        comm.pop();
-    }
-    comm
 }
 
 fn read_mnt_id(proc: &ProcRoot, pid: i32, fd: i32) -> Option<u32> {

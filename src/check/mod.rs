@@ -27,7 +27,8 @@ use crate::net::SocketTable;
 use crate::ns::{NsKind, NsTable};
 use crate::pstree::{ProcRoot, ProcessTree};
 
-pub use holders::{Holder, HolderMap, LiveProbe, NsUsers, OpenFile, Probe};
+pub use crate::holders::{Holder, HolderMap};
+pub use holders::{LiveProbe, NsUsers, OpenFile, Probe};
 pub use rules_caps::Caller;
 
 /// How bad one obstacle is.
@@ -228,14 +229,14 @@ pub fn run(state: &State<'_>, options: &Options) -> Report {
     Report { findings, criu_order }
 }
 
-/// `--external mnt[PATH]:KEY` with a key made from the path.
+/// `--external mnt[PATH]:KEY` with a key made from the path's last
+/// component ("root" for "/").
 pub(crate) fn mount_external_option(path: &[u8]) -> Vec<u8> {
     let mut o = b"--external mnt[".to_vec();
     o.extend_from_slice(path);
     o.extend_from_slice(b"]:");
-    let key: Vec<u8> = path.iter().map(|&b| if b.is_ascii_alphanumeric() { b } else { b'_' }).collect();
-    let key = key.iter().position(|&b| b != b'_').map_or(&b"mnt"[..], |s| &key[s..]);
-    o.extend_from_slice(key);
+    let last = path.split(|&b| b == b'/').rfind(|c| !c.is_empty()).unwrap_or(b"root");
+    o.extend(last.iter().map(|&b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' { b } else { b'_' }));
     o
 }
 

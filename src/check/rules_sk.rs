@@ -35,8 +35,8 @@ pub(super) fn check(state: &State<'_>, options: &Options, out: &mut Vec<Finding>
         if !seen.insert(ino) {
             continue;
         }
-        let holder = state.holders.holders(ino as u64).iter().find(|h| h.pid == f.pid && h.fd == f.fd).cloned();
-        let holder = holder.unwrap_or_else(|| Holder { pid: f.pid, fd: f.fd, comm: Vec::new() });
+        let holder = state.holders.get(ino as u64).iter().find(|h| h.pid == f.pid && h.fd == f.fd).cloned();
+        let holder = holder.unwrap_or_else(|| Holder { pid: f.pid, fd: f.fd, comm: Box::default() });
         let net = state.socket(ino).map(|(n, _)| n);
         held.push(Held { pid: f.pid, fd: f.fd, ino, holder, net });
     }
@@ -132,7 +132,7 @@ fn unix(
         return;
     }
     if u.peer != 0 {
-        let peer_holders = state.holders.holders(u.peer as u64).to_vec();
+        let peer_holders = state.holders.get(u.peer as u64).to_vec();
         let Some((_, peer)) = state.socket(u.peer) else {
             // The peer is in a net namespace the dump does not collect.
             out.push(Finding {

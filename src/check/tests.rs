@@ -142,7 +142,7 @@ fn fuse_mounts_fail_unless_external() {
     let x = r.findings.iter().find(|x| x.code == "mount-fs-fuse").unwrap_or_else(|| panic!("{r:?}"));
     assert_eq!(x.criu_message, b"failed to dump fs ./mnt/f s (fuse): always fail");
     assert_eq!(x.severity, Severity::NeedsOption);
-    assert_eq!(x.option.as_deref(), Some(&b"--external mnt[/mnt/f s]:mnt_f_s"[..]));
+    assert_eq!(x.option.as_deref(), Some(&b"--external mnt[/mnt/f s]:f_s"[..]));
     assert_eq!(x.object, Object::Mount { ns_id: f.table.root_ns(NsKind::Mnt).unwrap().id, mnt_id: 2, path: b"/mnt/f s".to_vec() });
     let mut config = MountConfig::default();
     config.add_external_mount(b"/mnt/f s", b"fs").unwrap();
@@ -175,8 +175,9 @@ fn files_on_overmounted_mounts_block() {
 
 #[test]
 fn mount_external_options_have_keys_made_from_the_path() {
-    assert_eq!(mount_external_option(b"/tmp/criu-fx/vol"), b"--external mnt[/tmp/criu-fx/vol]:tmp_criu_fx_vol");
-    assert_eq!(mount_external_option(b"/"), b"--external mnt[/]:mnt");
+    assert_eq!(mount_external_option(b"/tmp/criu-fx/vol"), b"--external mnt[/tmp/criu-fx/vol]:vol");
+    assert_eq!(mount_external_option(b"/dev/pts/"), b"--external mnt[/dev/pts/]:pts");
+    assert_eq!(mount_external_option(b"/"), b"--external mnt[/]:root");
 }
 
 #[test]

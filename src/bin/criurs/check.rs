@@ -67,7 +67,7 @@ pub fn print_text(pid: i32, report: &Report, out: &mut impl Write) -> std::io::R
     let options: Vec<String> = report.options().iter().map(|o| line_bytes(o)).collect();
     write!(
         out,
-        "pid {pid}: {} — {} blocking, {} answered by options, {} warnings",
+        "pid {pid}: {}; {} blocking, {} answered by options, {} warnings",
         verdict(report),
         count(Severity::Blocks),
         count(Severity::NeedsOption),
