@@ -24,6 +24,7 @@
 //! | external mounts | `--external mnt[PATH]:KEY` | [`Context::add_external`] |
 //! | sockets of a net namespace | `collect_sockets`, `lookup_socket` | [`Context::collect_sockets`], [`Context::sockets`], [`Context::socket`] |
 //! | images | `dump_user_ns`, `dump_mnt_ns` | [`Context::set_images_dir`], `collect_namespaces(true)`, [`Context::dump_mnt_ns`] |
+//! | what would stop the dump | (a failed dump and its log) | [`Context::check`] → [`check::Report`] |
 //!
 //! Namespace ids are CRIU's (the caller's own namespaces first, then the
 //! tree's new ones in walk order), so `mountpoints-N.img` names the same

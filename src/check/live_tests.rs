@@ -122,6 +122,15 @@ fn assert_criu_line_found(tree: &FixtureTree, log: &Path, report: &Report) {
     assert!(found, "CRIU's line {file}: {msg:?} (as {want:?}) is not among the findings:\n{}", dump(report));
 }
 
+/// As [`assert_criu_line_found`], and it is the finding CRIU's dump
+/// would stop at.
+fn assert_criu_stops_at(tree: &FixtureTree, log: &Path, report: &Report) {
+    assert_criu_line_found(tree, log, report);
+    let (_, msg) = criu_refusal(log);
+    let first = report.first_refusal().expect("a refusal");
+    assert_eq!(shape(&String::from_utf8_lossy(&first.criu_message)), shape(&tree.ours(&msg)), "CRIU stops first at {msg:?}:\n{}", dump(report));
+}
+
 fn dump(report: &Report) -> String {
     report
         .findings
@@ -156,7 +165,7 @@ fn multi_obstacle_lists_every_obstacle_and_each_step_s_criu_refusal() {
     for step in ["all", "no-uts", "no-uts-no-tcp"] {
         let tree = FixtureTree::start("multi-obstacle", Some(step));
         let report = check(&tree, &[], Options::default());
-        assert_criu_line_found(&tree, &log_of("multi-obstacle", Some(step), "dump.log"), &report);
+        assert_criu_stops_at(&tree, &log_of("multi-obstacle", Some(step), "dump.log"), &report);
         let c = codes(&report);
         assert!(c.contains(&"unix-peer-outside-tree"), "{step}: {c:?}");
         assert_eq!(c.contains(&"nested-namespace"), step == "all", "{step}: {c:?}");
@@ -333,14 +342,65 @@ fn runc_shaped_tree_gets_every_step_s_refusal_in_one_report() {
     crate::needs_root!();
     let tree = FixtureTree::start("runc-shaped", Some("step0"));
     let report = check(&tree, &[], Options::default());
-    assert_criu_line_found(&tree, &cases().join("runc-shaped/dump-step0.log"), &report);
+    assert_criu_stops_at(&tree, &cases().join("runc-shaped/dump-step0.log"), &report);
     assert_criu_line_found(&tree, &cases().join("runc-shaped/dump-step2.log"), &report);
     let vol = format!("mnt[{}]:vol", tree.ours("/tmp/criu-fx/runc-shaped/vol"));
     let report = check(&tree, &[vol.clone()], Options { ext_unix_sk: true, enable_external_masters: true, ..Default::default() });
-    assert_criu_line_found(&tree, &log_of("runc-shaped", Some("step3"), "dump.log"), &report);
+    assert_criu_stops_at(&tree, &log_of("runc-shaped", Some("step3"), "dump.log"), &report);
     assert!(!codes(&report).iter().any(|c| c.starts_with("mount-")), "{}", dump(&report));
     drop(tree);
     let tree = FixtureTree::start("runc-shaped", Some("no-daemon"));
     let report = check(&tree, &[vol], Options::default());
     assert_eq!(report.exit_code(), 0, "CRIU dumped it:\n{}", dump(&report));
+}
+
+#[test]
+fn a_queue_left_in_an_mqueue_mount_blocks_until_removed_or_declared() {
+    crate::needs_root!();
+    let dir = std::env::temp_dir().join(format!("criurs-chk-mq-{}", std::process::id()));
+    let d = dir.display();
+    let script = format!(
+        "exec unshare --fork --pid --mount --ipc --propagation private sh -c 'mkdir -p {d} && mount -t mqueue none {d} && touch {d}/q1 && {}; echo ready; read x'",
+        crate::testing::announce("root")
+    );
+    let tree = crate::testing::LiveTree::start(&script, &["root"]);
+    let mut ctx = Context::new(tree.pid("root")).unwrap();
+    let report = ctx.check(&Options::default()).unwrap();
+    let f = report.findings.iter().find(|f| f.code == "mount-fs-not-empty").unwrap_or_else(|| panic!("{}", dump(&report)));
+    assert_eq!(f.criu_message, b"mqueue isn't empty");
+    assert_eq!(f.criu_source, "criu/filesystems.c:dump_empty_fs");
+    assert!(String::from_utf8_lossy(&f.fix).contains("q1"), "{}", dump(&report));
+    // Declared external, CRIU leaves it to the runtime.
+    ctx.add_external(format!("mnt[{d}]:mq").as_bytes()).unwrap();
+    let report = ctx.check(&Options::default()).unwrap();
+    assert!(!codes(&report).contains(&"mount-fs-not-empty"), "{}", dump(&report));
+    // Emptied (through the tree's root), it is no obstacle.
+    let mut ctx = Context::new(tree.pid("root")).unwrap();
+    std::fs::remove_file(format!("/proc/{}/root{d}/q1", tree.pid("root"))).unwrap();
+    let report = ctx.check(&Options::default()).unwrap();
+    assert!(!codes(&report).contains(&"mount-fs-not-empty"), "{}", dump(&report));
+    drop(tree);
+    let _ = std::fs::remove_dir(&dir);
+}
+
+#[test]
+fn a_net_namespace_pinned_outside_the_tree_wants_it_declared_external() {
+    crate::needs_root!();
+    let name = format!("criurs-chk-{}", std::process::id());
+    let _ = Command::new("ip").args(["netns", "del", &name]).status();
+    assert!(Command::new("ip").args(["netns", "add", &name]).status().unwrap().success());
+    let script = format!("exec ip netns exec {name} sh -c '{}; echo ready; read x'", crate::testing::announce("root"));
+    let tree = crate::testing::LiveTree::start(&script, &["root"]);
+    let mut ctx = Context::new(tree.pid("root")).unwrap();
+    let report = ctx.check(&Options::default()).unwrap();
+    let kid = crate::testing::kid_of(tree.pid("root"), "net");
+    let f = report.findings.iter().find(|f| f.code == "netns-shared-outside-tree").unwrap_or_else(|| panic!("{}", dump(&report)));
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.option.as_deref(), Some(format!("--external net[{kid}]:KEY").as_bytes()));
+    assert!(String::from_utf8_lossy(&f.fix).contains(&format!("/run/netns/{name}")), "{}", dump(&report));
+    ctx.add_external(format!("net[{kid}]:hostnet").as_bytes()).unwrap();
+    let report = ctx.check(&Options::default()).unwrap();
+    assert!(!codes(&report).contains(&"netns-shared-outside-tree"), "{}", dump(&report));
+    drop(tree);
+    let _ = Command::new("ip").args(["netns", "del", &name]).status();
 }

@@ -131,7 +131,10 @@ fn unix(
         ));
         return;
     }
-    if u.peer != 0 {
+    // The table resolves a connection never accepted to its listener
+    // (`in_flight`); CRIU sees no peer there and looks in the icons.
+    let raw_peer = if u.in_flight { 0 } else { u.peer };
+    if raw_peer != 0 {
         let peer_holders = state.holders.get(u.peer as u64).to_vec();
         let Some((_, peer)) = state.socket(u.peer) else {
             // The peer is in a net namespace the dump does not collect.
@@ -170,7 +173,11 @@ fn unix(
     }
     if sk.state == TCP_ESTABLISHED && sk.type_ != SOCK_DGRAM {
         // An in-flight connection: a listener's icons name it.
-        let listener = state.nets.iter().flat_map(|n| n.sockets.iter()).find(|l| l.unix().is_some_and(|lu| lu.icons.contains(&h.ino)));
+        let listener = if u.in_flight {
+            state.socket(u.peer).map(|(_, l)| l)
+        } else {
+            state.nets.iter().flat_map(|n| n.sockets.iter()).find(|l| l.unix().is_some_and(|lu| lu.icons.contains(&h.ino)))
+        };
         match listener {
             None if u.shutdown == SHUTDOWN_BOTH => {}
             None => out.push(blocks(

@@ -199,3 +199,76 @@ fn exit_codes_follow_the_worst_finding() {
     assert_eq!(r.options(), vec![&b"--x"[..]], "each option once");
     assert_eq!(r.first_refusal().map(|x| x.severity), Some(Severity::Blocks));
 }
+
+fn unix_sk(ino: u32, type_: u8, state: u8, d: crate::net::UnixDetail) -> crate::net::Socket {
+    crate::net::Socket { ino, family: crate::net::AF_UNIX, type_, state, detail: crate::net::Detail::Unix(d) }
+}
+
+fn tcp_sk(ino: u32, type_: u8, state: u8, rqlen: u32, wqlen: u32) -> crate::net::Socket {
+    let d = crate::net::InetDetail {
+        proto: libc::IPPROTO_TCP as u8,
+        src_port: 80,
+        dst_port: 0,
+        src_addr: [0; 16],
+        dst_addr: [0; 16],
+        ifindex: 0,
+        rqlen,
+        wqlen,
+        uid: 0,
+        shutdown: 0,
+        v6only: None,
+        timer: 0,
+        retrans: 0,
+        expires: 0,
+        source: crate::net::InetSource::Diag,
+    };
+    crate::net::Socket { ino, family: crate::net::AF_INET, type_, state, detail: crate::net::Detail::Inet(d) }
+}
+
+#[test]
+fn socket_kinds_and_states_criu_refuses() {
+    use crate::net::{UnixDetail, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_TIME_WAIT};
+    let f = fake("kinds", PLAIN, &MountConfig::default());
+    let stream = libc::SOCK_STREAM as u8;
+    let dgram = libc::SOCK_DGRAM as u8;
+    let mut b = TableBuilder::default();
+    // 10: a connected stream with no peer and nobody waiting for it.
+    b.push(unix_sk(10, stream, TCP_ESTABLISHED, UnixDetail::default()));
+    // 11: semi-closed (shut both ways): CRIU dumps it.
+    b.push(unix_sk(11, stream, TCP_ESTABLISHED, UnixDetail { shutdown: 3, ..Default::default() }));
+    // 12 → 13, whose peer is 14 and who has no name: unreachable.
+    b.push(unix_sk(12, stream, TCP_ESTABLISHED, UnixDetail { peer: 13, ..Default::default() }));
+    b.push(unix_sk(13, stream, TCP_ESTABLISHED, UnixDetail { peer: 14, ..Default::default() }));
+    // 15: a unix socket in a state CRIU does not know.
+    b.push(unix_sk(15, stream, TCP_TIME_WAIT, UnixDetail::default()));
+    // 20: TCP in TIME_WAIT held by an fd; 21: an inet SOCK_SEQPACKET; 22: UDP with queues.
+    b.push(tcp_sk(20, stream, TCP_TIME_WAIT, 0, 0));
+    b.push(tcp_sk(21, libc::SOCK_SEQPACKET as u8, TCP_CLOSE, 0, 0));
+    b.push(tcp_sk(22, dgram, TCP_CLOSE, 7, 9));
+    // 23: a closed TCP socket and 24 a quiet listener: nothing.
+    b.push(tcp_sk(23, stream, TCP_CLOSE, 0, 0));
+    b.push(tcp_sk(24, stream, TCP_LISTEN, 0, 0));
+    let table = b.finish(vec![]);
+    let files: Vec<OpenFile> = [10, 11, 12, 15, 20, 21, 22, 23, 24]
+        .iter()
+        .enumerate()
+        .map(|(i, ino)| OpenFile { pid: 100, fd: 3 + i as i32, target: format!("socket:[{ino}]").into_bytes(), mnt_id: None })
+        .collect();
+    let r = run_on(&f, vec![NetView { ns_id: 2, kid: 6, sockets: &table }], &files, ROOT, &NoProbe(None), &Externals::default());
+    let got: Vec<(&str, Severity, String)> =
+        r.findings.iter().map(|x| (x.code, x.severity, String::from_utf8_lossy(&x.criu_message).into_owned())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("unix-dangling-connection", Severity::Blocks, "Dangling connection 10".to_string()),
+            ("unix-peer-unreachable", Severity::Blocks, "Unix socket 12 with unreachable peer 13 (14)".to_string()),
+            ("unix-state-unsupported", Severity::Blocks, "Unknown state 6 for unix socket 15".to_string()),
+            ("tcp-state-unsupported", Severity::Blocks, "Unknown inet socket 14 state 6".to_string()),
+            ("inet-type-unsupported", Severity::Blocks, "Can't dump 5 inet socket 15. Only stream, dgram and raw are supported.".to_string()),
+            ("dgram-write-queue", Severity::Warning, "Write queue of the 16 socket isn't empty".to_string()),
+            ("dgram-read-queue-dropped", Severity::Warning, "Read queue is dropped for socket 16".to_string()),
+        ]
+    );
+    assert!(r.findings.iter().all(|x| matches!(x.object, Object::Socket { ns_id: 2, .. })));
+    std::fs::remove_dir_all(&f.dir).unwrap();
+}
