@@ -739,7 +739,7 @@ int criurs_ctx_set_images_dir(struct criurs_ctx *ctx, const char *path);
 int criurs_ctx_set_images_dir_fd(struct criurs_ctx *ctx, int dirfd);
 
 // Reads which (pid, fd) hold each socket from the /proc/PID/fd links
-// ("socket:[INO]"), as ss -p does; `scope` is CRIURS_HOLDERS_TREE (the
+// (`socket:[INO]`), as ss -p does; `scope` is CRIURS_HOLDERS_TREE (the
 // live tasks of the tree of the last criurs_collect_namespaces: a task
 // whose files may not be read fails the call, -EACCES, naming it) or
 // CRIURS_HOLDERS_ALL (every process; those that may not be read are
