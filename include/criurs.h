@@ -16,6 +16,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// criurs_check flags: the dump would pass --ext-unix-sk.
+#define CRIURS_CHECK_EXT_UNIX_SK 1
+
+// The dump would pass --tcp-established.
+#define CRIURS_CHECK_TCP_ESTABLISHED 2
+
+// The dump would pass --skip-in-flight.
+#define CRIURS_CHECK_SKIP_IN_FLIGHT 4
+
+// The dump would pass --enable-external-masters.
+#define CRIURS_CHECK_ENABLE_EXTERNAL_MASTERS 8
+
+// criurs_finding.severity: a dump goes through; something is lost.
+#define CRIURS_SEVERITY_WARNING 1
+
+// A dump goes through with the option in criurs_finding.option.
+#define CRIURS_SEVERITY_NEEDS_OPTION 2
+
+// No option of CRIU 4.2 gets past it.
+#define CRIURS_SEVERITY_BLOCKS 3
+
+// criurs_finding.object_kind values.
+#define CRIURS_OBJECT_CALLER 0
+
+#define CRIURS_OBJECT_TASK 1
+
+#define CRIURS_OBJECT_NAMESPACE 2
+
+#define CRIURS_OBJECT_MOUNT 3
+
+#define CRIURS_OBJECT_SOCKET 4
+
+#define CRIURS_OBJECT_FILE 5
+
+#define CRIURS_OBJECT_FAMILY 6
+
 // Log levels (CRIU's).
 #define CRIURS_LOG_MSG 0
 
@@ -104,12 +140,63 @@
 // Which id map: gid_map.
 #define CRIURS_GID_MAP 1
 
+// The findings of one criurs_check, walked with criurs_check_next and
+// freed with criurs_check_free. Independent of the context: it stays
+// valid after the context is freed.
+typedef struct criurs_check_iter criurs_check_iter;
+
 // Opaque handle for one process tree's collection. Made by
 // `criurs_ctx_new`, freed by `criurs_ctx_free`. Calls on one context are
 // serialized by a lock inside it, so it may be passed between threads;
 // pointers it hands out stay valid until the next call that collects
 // again on it, or until it is freed.
 typedef struct criurs_ctx criurs_ctx;
+
+// One finding. Strings are NUL-terminated and also carry their length
+// (paths and names are the target's bytes); they point into the
+// iterator and stay valid until criurs_check_free. Fields that do not
+// apply to the object are 0 (pointers: an empty string; `option`: NULL
+// when no option answers it).
+typedef struct criurs_finding {
+  // Stable rule name, e.g. "unix-peer-outside-tree".
+  const char *code;
+  // CRIURS_SEVERITY_*.
+  uint32_t severity;
+  // CRIURS_OBJECT_*.
+  uint32_t object_kind;
+  // Task (and fd) of the object: the holder of a socket, the task of a file.
+  int32_t pid;
+  int32_t fd;
+  // Namespace id (CRIU's) of a namespace, mount, socket or family.
+  uint32_t ns_id;
+  // CLONE_NEW* kind of a namespace object.
+  uint32_t ns_kind;
+  // Kernel id (inode) of a namespace object.
+  uint64_t kid;
+  uint32_t mnt_id;
+  // Socket inode, and its peer's (0: none or not relevant).
+  uint32_t ino;
+  uint32_t peer_ino;
+  // First holder of the peer outside the tree (as ss -p finds it), 0 if none.
+  int32_t peer_pid;
+  int32_t peer_fd;
+  // Mount point, file path, or family name.
+  const char *path;
+  size_t path_len;
+  // comm of the holder (socket) or empty.
+  const char *comm;
+  // CRIU 4.2's own error line (empty when CRIU prints none).
+  const char *criu_message;
+  size_t criu_message_len;
+  // `criu/FILE.c:function` where CRIU says it.
+  const char *criu_source;
+  // The exact option that answers it, or NULL.
+  const char *option;
+  size_t option_len;
+  // What to do, in a sentence.
+  const char *fix;
+  size_t fix_len;
+} criurs_finding;
 
 // Receives one log line: `level` is CRIU's (0 message, 1 error,
 // 2 warning, 3 info, 4 debug); `line` is NUL-terminated, without a
@@ -608,6 +695,33 @@ typedef struct criurs_id_extent {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// What in the context's tree would stop CRIU 4.2's dump with the options
+// in `flags` (CRIURS_CHECK_*) and the externals added with
+// criurs_ctx_add_external: every obstacle, most serious first. Read only
+// (collects the namespaces again, replacing the context's collection).
+// Writes a new iterator to `*out`; free it with criurs_check_free.
+// Returns 0, -EINVAL (NULL, unknown flag), or the errno of the failed
+// collection.
+int criurs_check(struct criurs_ctx *ctx, uint32_t flags, struct criurs_check_iter **out);
+
+// Copies the next finding to `*out`: 0, or -ENOENT after the last one
+// (then again from the first after criurs_check_rewind). -EINVAL on NULL.
+int criurs_check_next(struct criurs_check_iter *it, struct criurs_finding *out);
+
+// Starts the walk again from the first finding. -EINVAL on NULL.
+int criurs_check_rewind(struct criurs_check_iter *it);
+
+// Writes the number of findings to `*out`.
+int criurs_check_count(const struct criurs_check_iter *it, size_t *out);
+
+// The command's exit status for these findings: 0 dumpable with the
+// options given, 1 dumpable with the options the findings name, 2
+// blocked; -EINVAL on NULL.
+int criurs_check_verdict(const struct criurs_check_iter *it);
+
+// Frees an iterator from criurs_check (NULL is a no-op).
+void criurs_check_free(struct criurs_check_iter *it);
 
 // Makes a context for the process tree rooted at `pid`.
 //

@@ -502,7 +502,7 @@ fn man_text() -> String {
 fn man_page_describes_every_command_and_option_of_help() {
     let man = man_text();
     let mut checked = 0;
-    for sub in [None, Some("show"), Some("dump")] {
+    for sub in [None, Some("show"), Some("dump"), Some("check")] {
         let mut args: Vec<&str> = sub.into_iter().collect();
         args.push("--help");
         let (code, help, _) = run(&args);
@@ -516,7 +516,7 @@ fn man_page_describes_every_command_and_option_of_help() {
             }
         }
         if sub.is_none() {
-            for cmd in ["show", "dump", "help"] {
+            for cmd in ["show", "dump", "check", "help"] {
                 assert!(man.contains(&format!(".B {cmd}\n")), "doc/criurs.1 describes no command {cmd}");
             }
         }
@@ -716,6 +716,60 @@ fn show_uts_time_and_ipc_as_the_namespaces_have_them() {
     assert!(out.contains("1 segment, 1 queue, 1 semaphore set"), "{out}");
     // Nothing read was consumed: the queue and segment are still there.
     assert_eq!(nsenter(tree.root, "-i", &["ipcs", "-m"]).lines().filter(|l| l.starts_with("0x")).count(), 1);
+}
+
+// ---- check ----
+
+#[test]
+fn check_names_the_obstacle_its_fix_escaped_and_the_option_clears_it() {
+    if !root_or_skip() {
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("criurs-cli-{}-check", std::process::id()));
+    let b = base.to_str().unwrap();
+    // A bind of a tmpfs subdirectory whose tmpfs is then unmounted: CRIU's
+    // "doesn't have a proper root mount"; its mount point has an escape.
+    let tree = Unshared::start(&format!(
+        "mkdir -p {b}/a \"{b}/v$(printf '\\033')[31m\" && mount -t tmpfs chk {b}/a && mkdir {b}/a/sub && \
+         mount --bind {b}/a/sub \"{b}/v$(printf '\\033')[31m\" && umount -l {b}/a"
+    ));
+    let pid = tree.root.to_string();
+    let out = Command::new(CRIURS).args(["check", "-t", &pid]).output().unwrap();
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(out.status.code(), Some(1), "needs an option: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.contains(&0x1b), "an escape byte reached the terminal: {text}");
+    let row = text.lines().find(|l| l.starts_with("needs-option mount-no-proper-root")).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(&format!("{b}/v\\x1b[31m")), "{row}");
+    assert!(row.contains("--external mnt["), "the fix names the option: {row}");
+    assert!(text.contains("> mount-no-proper-root") && text.contains("doesn't have a proper root mount"), "CRIU's line, marked first: {text}");
+    // JSON: the exact bytes, the option to pass.
+    let (code, out, err) = run(&["check", "-t", &pid, "--json"]);
+    assert_eq!(code, 1, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"));
+    assert_eq!(doc["verdict"], "needs-options");
+    assert_eq!(doc["exit"], 1);
+    let f = doc["findings"].as_array().unwrap().iter().find(|f| f["code"] == "mount-no-proper-root").expect("the finding");
+    let path = format!("{b}/v\u{1b}[31m");
+    assert_eq!(f["object"]["path"], path.as_str());
+    assert_eq!(f["severity"], "needs-option");
+    assert_eq!(f["criu_source"], "criu/mount.c:validate_mounts");
+    let option = f["option"].as_str().unwrap();
+    assert!(option.starts_with(&format!("--external mnt[{path}]:")), "{option}");
+    // Declared, the mount is no obstacle.
+    let spec = option.strip_prefix("--external ").unwrap();
+    let out = Command::new(CRIURS).args(["check", "-t", &pid, "--external", spec]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("nothing stops CRIU 4.2's dump"), "{text}");
+    drop(tree);
+    let _ = std::fs::remove_dir(base.join("a/sub"));
+    let _ = std::fs::remove_dir(base.join("a"));
+    let _ = std::fs::remove_dir(Path::new(&path));
+    let _ = std::fs::remove_dir(&base);
+    // A check that cannot run is status 3, one line.
+    let (code, _, err) = run(&["check", "-t", "2147483647"]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 /// 13 bytes (a command name holds 15): quotes that would close ss's and

@@ -3,6 +3,7 @@
 //! never lets a panic out. No logic lives here.
 #![allow(non_camel_case_types)]
 
+pub mod check;
 pub mod ctx;
 pub mod files;
 pub mod holders;

@@ -102,6 +102,8 @@ pub struct MountNamespaces {
     namespaces: Vec<MountNamespace>,
     sharing: Sharing,
     validated: bool,
+    /// Slaves whose master CRIU cannot reach (refused when validating).
+    unreachable: Vec<MountRef>,
 }
 
 impl MountNamespaces {
@@ -128,6 +130,25 @@ impl MountNamespaces {
     /// dumping a namespace other than its own).
     pub fn validated(&self) -> bool {
         self.validated
+    }
+
+    /// Whether CRIU validates these namespaces when dumping: some
+    /// collected namespace is not the caller's own.
+    pub fn needs_validation(&self) -> bool {
+        self.namespaces.iter().any(|n| n.ns_type != NsType::Own)
+    }
+
+    /// Slaves whose master is in no collected namespace and reaches them
+    /// through no external or root mount (CRIU's "has unreachable
+    /// sharing"), in CRIU's order.
+    pub fn unreachable(&self) -> &[MountRef] {
+        &self.unreachable
+    }
+
+    /// Every refusal of CRIU's `validate_mounts` over these namespaces,
+    /// validated or not.
+    pub fn refusals(&self) -> Vec<validate::MountRefusal> {
+        validate::refusals(&self.namespaces, &self.sharing)
     }
 }
 
@@ -282,7 +303,7 @@ pub fn resolve(
     root_ns_id: Option<u32>,
     validate: bool,
     log: &Logger,
-) -> Result<Sharing> {
+) -> Result<(Sharing, Vec<MountRef>)> {
     let (sharing, unreachable) = sharing::resolve(namespaces, config, root_ns_id, log);
     if validate {
         if let Some(&r) = unreachable.first() {
@@ -294,7 +315,7 @@ pub fn resolve(
             log.info("mnt", format_args!("{} (not validated: not dumping)", sharing::unreachable_error(namespaces, r)));
         }
     }
-    Ok(sharing)
+    Ok((sharing, unreachable))
 }
 
 /// CRIU's `collect_mnt_namespaces(for_dump)` over the namespaces
@@ -328,8 +349,8 @@ pub fn collect_mnt_namespaces(
     }
     let need_to_validate = for_dump && walked.iter().any(|ns| ns.ns_type != NsType::Own);
     let root_ns_id = table.root_ns(NsKind::Mnt).map(|r| r.id);
-    let sharing = resolve(&mut namespaces, config, root_ns_id, need_to_validate, log)?;
-    Ok(MountNamespaces { config: config.clone(), namespaces, sharing, validated: need_to_validate })
+    let (sharing, unreachable) = resolve(&mut namespaces, config, root_ns_id, need_to_validate, log)?;
+    Ok(MountNamespaces { config: config.clone(), namespaces, sharing, validated: need_to_validate, unreachable })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ fn fixture_ns(ns_id: u32, text: &[u8], config: &MountConfig, for_dump: bool) -> 
 /// The production resolve step, validating as a dump of another
 /// namespace does. `root_ns_id`: the tree root's mount namespace.
 fn resolve_validated(namespaces: &mut [MountNamespace], config: &MountConfig, root_ns_id: Option<u32>, log: &Logger) -> Result<Sharing> {
-    resolve(namespaces, config, root_ns_id, true, log)
+    resolve(namespaces, config, root_ns_id, true, log).map(|(sharing, _)| sharing)
 }
 
 /// The fixture's machine had a second devpts (0:26) mounted over

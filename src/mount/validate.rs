@@ -38,33 +38,98 @@ fn describe(namespaces: &[MountNamespace], r: MountRef) -> String {
 ///   (`find_fsroot_mount_for`; CRIU would ask its plugins next: there are
 ///   none here).
 pub fn validate_mounts(namespaces: &[MountNamespace], sharing: &Sharing) -> Result<()> {
-    check_propagation_groups(namespaces)?;
-    let mut seen: HashMap<&[u8], usize> = HashMap::new();
-    for r in criu_order(namespaces) {
-        let ns = &namespaces[r.ns];
-        let m = &ns.mounts[r.index];
-        seen.clear();
-        for &c in ns.children(r.index) {
-            if let Some(&other) = seen.get(ns.mounts[c].mountpoint.as_slice()) {
-                return Err(Error::new(
-                    libc::EXDEV,
-                    format!(
-                        "{} has two children with the same mount point {}: mounts {} and {}",
-                        describe(namespaces, r),
-                        show(&ns.mounts[c].mountpoint),
-                        ns.mounts[other].mnt_id,
-                        ns.mounts[c].mnt_id
-                    ),
-                ));
+    match refusals(namespaces, sharing).first() {
+        Some(refusal) => Err(refusal.to_error(namespaces)),
+        None => Ok(()),
+    }
+}
+
+/// One mount `validate_mounts` refuses, typed, so that `check` lists
+/// every one where a dump stops at the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountRefusal {
+    /// Two children of `parent` on one mount point
+    /// (mount.c:validate_children_collision).
+    ChildrenCollision { parent: MountRef, first: MountRef, second: MountRef },
+    /// A filesystem root of a type CRIU cannot mount, not external
+    /// (mount.c:validate_mounts, "FS mnt ... unsupported").
+    Unsupported(MountRef),
+    /// A bind of a subdirectory with nothing to bind it from
+    /// (mount.c:validate_mounts, "doesn't have a proper root mount").
+    NoProperRoot(MountRef),
+    /// Propagated copies that are different mounts
+    /// (mount.c:resolve_shared_mounts, a BUG_ON).
+    PropagationMismatch { first: MountRef, second: MountRef, shared_id: u32 },
+}
+
+/// CRIU's `ns_mountpoint` of a mount: its mount point with a leading ".".
+pub fn criu_mountpoint(m: &MountRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(m.mountpoint.len() + 1);
+    out.push(b'.');
+    out.extend_from_slice(&m.mountpoint);
+    out
+}
+
+impl MountRefusal {
+    /// The mount refused.
+    pub fn mount(&self) -> MountRef {
+        match *self {
+            MountRefusal::ChildrenCollision { second, .. } => second,
+            MountRefusal::Unsupported(r) | MountRefusal::NoProperRoot(r) => r,
+            MountRefusal::PropagationMismatch { second, .. } => second,
+        }
+    }
+
+    /// CRIU 4.2's own error line for it (bytes: paths are the target's).
+    pub fn criu_message(&self, namespaces: &[MountNamespace]) -> Vec<u8> {
+        let get = |r: MountRef| &namespaces[r.ns].mounts[r.index];
+        match *self {
+            MountRefusal::ChildrenCollision { parent, first, second } => format!(
+                "Mount {} has two children with same mountpoint: {} {}",
+                get(parent).mnt_id,
+                get(first).mnt_id,
+                get(second).mnt_id
+            )
+            .into_bytes(),
+            MountRefusal::Unsupported(r) => {
+                let m = get(r);
+                let mut out = b"FS mnt ".to_vec();
+                out.extend_from_slice(&criu_mountpoint(m));
+                out.extend_from_slice(format!(" dev {:#x} root ", m.root_dev).as_bytes());
+                out.extend_from_slice(&m.root);
+                out.extend_from_slice(format!(" unsupported id {}", m.mnt_id).as_bytes());
+                out
             }
-            seen.insert(&ns.mounts[c].mountpoint, c);
+            MountRefusal::NoProperRoot(r) => {
+                let m = get(r);
+                let mut out = format!("{}:", m.mnt_id).into_bytes();
+                out.extend_from_slice(&criu_mountpoint(m));
+                out.extend_from_slice(b" doesn't have a proper root mount");
+                out
+            }
+            MountRefusal::PropagationMismatch { .. } => {
+                b"BUG at criu/mount.c (resolve_shared_mounts): propagated copies are not the same mount".to_vec()
+            }
         }
-        if sharing.is_external_bind(namespaces, r) || sharing.is_root_bind(namespaces, r) {
-            continue;
-        }
-        if m.fsroot_mounted() {
-            if m.fstype == FsType::Unsupported {
-                return Err(Error::new(
+    }
+
+    /// The error a dump fails with.
+    pub fn to_error(&self, namespaces: &[MountNamespace]) -> Error {
+        let get = |r: MountRef| &namespaces[r.ns].mounts[r.index];
+        match *self {
+            MountRefusal::ChildrenCollision { parent, first, second } => Error::new(
+                libc::EXDEV,
+                format!(
+                    "{} has two children with the same mount point {}: mounts {} and {}",
+                    describe(namespaces, parent),
+                    show(&get(second).mountpoint),
+                    get(first).mnt_id,
+                    get(second).mnt_id
+                ),
+            ),
+            MountRefusal::Unsupported(r) => {
+                let m = get(r);
+                Error::new(
                     libc::EOPNOTSUPP,
                     format!(
                         "{} (dev {:#x}, root {}): filesystem type {} is not supported and the mount is not external (--external mnt[PATH]:KEY, or dev[MAJ/MIN]:VAL for its device)",
@@ -73,7 +138,62 @@ pub fn validate_mounts(namespaces: &[MountNamespace], sharing: &Sharing) -> Resu
                         show(&m.root),
                         show(&m.fsname)
                     ),
-                ));
+                )
+            }
+            MountRefusal::NoProperRoot(r) => {
+                let m = get(r);
+                Error::new(
+                    libc::EOPNOTSUPP,
+                    format!(
+                        "{} (root {} of {} {}) doesn't have a proper root mount: no mount of that filesystem's root to bind it from, and it is not external",
+                        describe(namespaces, r),
+                        show(&m.root),
+                        show(&m.fsname),
+                        show(&m.source)
+                    ),
+                )
+            }
+            MountRefusal::PropagationMismatch { first, second, shared_id } => Error::new(
+                libc::EXDEV,
+                format!(
+                    "{} and {} are propagated copies of one mount (children of peers of shared group {} at the same place) but are different mounts; CRIU 4.2 aborts on this (BUG_ON in resolve_shared_mounts)",
+                    describe(namespaces, first),
+                    describe(namespaces, second),
+                    shared_id
+                ),
+            ),
+        }
+    }
+}
+
+/// Every refusal of `validate_mounts`, in CRIU's order; a mount has at
+/// most one (the first of the rules it breaks).
+pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRefusal> {
+    let mut out = propagation_refusals(namespaces);
+    let mut seen: HashMap<&[u8], usize> = HashMap::new();
+    for r in criu_order(namespaces) {
+        let ns = &namespaces[r.ns];
+        let m = &ns.mounts[r.index];
+        seen.clear();
+        let mut collided = false;
+        for &c in ns.children(r.index) {
+            if let Some(&other) = seen.get(ns.mounts[c].mountpoint.as_slice()) {
+                out.push(MountRefusal::ChildrenCollision {
+                    parent: r,
+                    first: MountRef { ns: r.ns, index: other },
+                    second: MountRef { ns: r.ns, index: c },
+                });
+                collided = true;
+                break;
+            }
+            seen.insert(&ns.mounts[c].mountpoint, c);
+        }
+        if collided || sharing.is_external_bind(namespaces, r) || sharing.is_root_bind(namespaces, r) {
+            continue;
+        }
+        if m.fsroot_mounted() {
+            if m.fstype == FsType::Unsupported {
+                out.push(MountRefusal::Unsupported(r));
             }
             continue;
         }
@@ -81,19 +201,10 @@ pub fn validate_mounts(namespaces: &[MountNamespace], sharing: &Sharing) -> Resu
         let bindable = group.has_fsroot
             || group.ns_roots.iter().any(|t| *t != r && m.root.starts_with(&namespaces[t.ns].mounts[t.index].root));
         if !bindable {
-            return Err(Error::new(
-                libc::EOPNOTSUPP,
-                format!(
-                    "{} (root {} of {} {}) doesn't have a proper root mount: no mount of that filesystem's root to bind it from, and it is not external",
-                    describe(namespaces, r),
-                    show(&m.root),
-                    show(&m.fsname),
-                    show(&m.source)
-                ),
-            ));
+            out.push(MountRefusal::NoProperRoot(r));
         }
     }
-    Ok(())
+    out
 }
 
 /// CRIU's `root_path_from_parent`: where `m` sits inside the filesystem of
@@ -120,7 +231,8 @@ fn root_path_from_parent(parent: &MountRecord, m: &MountRecord) -> Vec<u8> {
 /// filesystem are one propagation group, and CRIU asserts they are the
 /// same mount (`BUG_ON(!mounts_equal())`: the dump aborts). Each is
 /// compared, as in CRIU, with the first of its place in CRIU's order.
-fn check_propagation_groups(namespaces: &[MountNamespace]) -> Result<()> {
+fn propagation_refusals(namespaces: &[MountNamespace]) -> Vec<MountRefusal> {
+    let mut out = Vec::new();
     let mut first: HashMap<(u32, Vec<u8>), (MountRef, MountRef)> = HashMap::new();
     for r in criu_order(namespaces) {
         let ns = &namespaces[r.ns];
@@ -138,18 +250,10 @@ fn check_propagation_groups(namespaces: &[MountNamespace]) -> Result<()> {
                 let (fp, fr) = *o.get();
                 let f = &namespaces[fr.ns].mounts[fr.index];
                 if fp != pr && !(sb_equal(f, m) && f.root == m.root) {
-                    return Err(Error::new(
-                        libc::EXDEV,
-                        format!(
-                            "{} and {} are propagated copies of one mount (children of peers of shared group {} at the same place) but are different mounts; CRIU 4.2 aborts on this (BUG_ON in resolve_shared_mounts)",
-                            describe(namespaces, fr),
-                            describe(namespaces, r),
-                            parent.shared_id
-                        ),
-                    ));
+                    out.push(MountRefusal::PropagationMismatch { first: fr, second: r, shared_id: parent.shared_id });
                 }
             }
         }
     }
-    Ok(())
+    out
 }

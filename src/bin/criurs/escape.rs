@@ -142,6 +142,19 @@ pub fn line(text: &str) -> String {
     out
 }
 
+/// Our own sentence that quotes target bytes (a finding's message or
+/// fix): as [`line`], and bytes that are not UTF-8 as `\xHH`.
+pub fn line_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&line(chunk.valid()));
+        for &b in chunk.invalid() {
+            let _ = hex(&mut out, b);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

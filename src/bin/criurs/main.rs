@@ -2,11 +2,13 @@
 //!
 //!   criurs show -t PID [SECTIONS] [--ns ID] [--family F] [--json]
 //!   criurs dump -t PID -D DIR       CRIU-format images into DIR (namespaces, sockets)
+//!   criurs check -t PID [--json]    what would stop CRIU 4.2's dump
 //!
 //! `show` is split in three: `show` (sections, filters, names), and the
 //! two views on it, `text` (tables) and `json` (streamed records).
 //! doc/criurs.1 is the manual; keep it in step with the flags here.
 
+mod check;
 mod escape;
 mod json;
 mod show;
@@ -80,6 +82,31 @@ enum Command {
         #[arg(long = "skip-in-flight")]
         skip_in_flight: bool,
     },
+    /// What in the tree would stop CRIU 4.2's dump, every obstacle at once, with the option or change that answers it.
+    #[command(after_help = "Read only: nothing is frozen, entered or written.\nExit status: 0 dumpable with the options given, 1 dumpable with the options the findings name, 2 blocked, 3 the check failed.")]
+    Check {
+        /// Root pid of the process tree.
+        #[arg(short = 't', long = "tree", value_name = "PID")]
+        pid: i32,
+        /// One JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// What the dump would declare external, as CRIU spells it: mnt[PATH]:KEY, dev[MAJ/MIN]:VAL, pid[INO]:KEY, net[INO]:KEY, unix[INO].
+        #[arg(long = "external", value_name = "SPEC")]
+        external: Vec<String>,
+        /// The dump would pass --ext-unix-sk.
+        #[arg(long)]
+        ext_unix_sk: bool,
+        /// The dump would pass --tcp-established.
+        #[arg(long)]
+        tcp_established: bool,
+        /// The dump would pass --skip-in-flight.
+        #[arg(long)]
+        skip_in_flight: bool,
+        /// The dump would pass --enable-external-masters.
+        #[arg(long)]
+        enable_external_masters: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -95,13 +122,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let failed = if matches!(cli.command, Command::Check { .. }) { 3 } else { 1 };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         // `criurs show | head`: the reader has what it wanted.
         Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("criurs: {}", escape::line(&e.to_string()));
-            ExitCode::from(1)
+            ExitCode::from(failed)
         }
     }
 }
@@ -165,7 +193,7 @@ fn new_context(pid: i32, verbose: u8) -> Result<Context> {
     Ok(ctx)
 }
 
-fn run(cli: Cli) -> std::result::Result<(), Failure> {
+fn run(cli: Cli) -> std::result::Result<u8, Failure> {
     match cli.command {
         Command::Show { pid, json, sections, ns, family, processes } => {
             let filter = show::Filter::new(&sections, ns, family, processes);
@@ -179,7 +207,7 @@ fn run(cli: Cli) -> std::result::Result<(), Failure> {
                 text::print(&ctx, &filter, &mut out)?;
             }
             out.flush()?;
-            Ok(())
+            Ok(0)
         }
         Command::Dump { pid, dir, external, ext_unix_sk, skip_in_flight } => {
             let mut ctx = new_context(pid, cli.verbose)?;
@@ -191,7 +219,23 @@ fn run(cli: Cli) -> std::result::Result<(), Failure> {
                 writeln!(out, "{}", dir.join(name).display())?;
             }
             eprintln!("criurs: wrote {} into {}", count(written.len(), "image"), dir.display());
-            Ok(())
+            Ok(0)
+        }
+        Command::Check { pid, json, external, ext_unix_sk, tcp_established, skip_in_flight, enable_external_masters } => {
+            let mut ctx = new_context(pid, cli.verbose)?;
+            for spec in &external {
+                ctx.add_external(spec.as_bytes()).map_err(|e| e.context(format!("--external {spec}")))?;
+            }
+            let options = criurs::check::Options { ext_unix_sk, tcp_established, skip_in_flight, enable_external_masters };
+            let report = ctx.check(&options)?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            if json {
+                check::print_json(pid, &report, &mut out)?;
+            } else {
+                check::print_text(pid, &report, &mut out)?;
+            }
+            out.flush()?;
+            Ok(report.exit_code())
         }
     }
 }
