@@ -51,11 +51,11 @@ header-check:
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked
 
-$(RELEASE)/c-tests/%: c-tests/%.c c-tests/tap.h include/criurs.h lib
+$(RELEASE)/c-tests/%: c-tests/%.c c-tests/tap.h c-tests/proc.h include/criurs.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_STRICT) -Iinclude -o $@ $< $(C_LINK) -ldl -lpthread
 
-$(RELEASE)/c-tests-san/%: c-tests/%.c c-tests/tap.h include/criurs.h lib
+$(RELEASE)/c-tests-san/%: c-tests/%.c c-tests/tap.h c-tests/proc.h include/criurs.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_STRICT) -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude -o $@ $< $(C_LINK) -ldl -lpthread
 

@@ -15,19 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "tap.h"
-
-static int write_file(pid_t pid, const char *name, const char *text)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
 
 static char stack[128 * 1024];
 static int hold_fd, hold_wr_fd;
@@ -132,8 +121,8 @@ int main(void)
 	hold_wr_fd = hold[1];
 	pid_t root = clone(held, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, NULL);
 	close(hold[0]);
-	ok(root > 0 && !write_file(root, "uid_map", "0 100000 65536\n") && !write_file(root, "setgroups", "deny") &&
-		   !write_file(root, "gid_map", "0 100000 65536\n"),
+	ok(root > 0 && !write_proc_file(root, "uid_map", "0 100000 65536\n") && !write_proc_file(root, "setgroups", "deny") &&
+		   !write_proc_file(root, "gid_map", "0 100000 65536\n"),
 	   "a root in its own user, net, uts and ipc namespaces (%d)", root);
 
 	int fds_first = -1, fds_bad = 0, failed = 0, first_rc = 0;

@@ -13,19 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "tap.h"
-
-static int write_file(pid_t pid, const char *name, const char *text)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
 
 static char stack[128 * 1024];
 static int hold_fd, hold_wr_fd;
@@ -52,8 +41,8 @@ static pid_t start_root(int hold[2])
 	close(hold[0]);
 	if (c < 0)
 		return -1;
-	if (write_file(c, "uid_map", "0 100000 65536\n") || write_file(c, "setgroups", "deny") ||
-	    write_file(c, "gid_map", "0 100000 65536\n"))
+	if (write_proc_file(c, "uid_map", "0 100000 65536\n") || write_proc_file(c, "setgroups", "deny") ||
+	    write_proc_file(c, "gid_map", "0 100000 65536\n"))
 		return -1;
 	return c;
 }

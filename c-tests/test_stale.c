@@ -15,19 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "tap.h"
-
-static int write_file(pid_t pid, const char *name, const char *text)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
 
 static char stack[128 * 1024];
 static int go_fd, go_wr_fd, ready_fd;
@@ -82,8 +71,8 @@ int main(void)
 	pid_t c = clone(refused_tree, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL);
 	char byte;
 	close(ready[1]);
-	int set = c > 0 && !write_file(c, "uid_map", "0 100000 65536\n") && !write_file(c, "setgroups", "deny") &&
-		  !write_file(c, "gid_map", "0 100000 65536\n") && write(go[1], "g", 1) == 1 && read(ready[0], &byte, 1) == 1;
+	int set = c > 0 && !write_proc_file(c, "uid_map", "0 100000 65536\n") && !write_proc_file(c, "setgroups", "deny") &&
+		  !write_proc_file(c, "gid_map", "0 100000 65536\n") && write(go[1], "g", 1) == 1 && read(ready[0], &byte, 1) == 1;
 	if (!set) {
 		int status = 0;
 		close(go[1]);
