@@ -179,7 +179,12 @@ fn scan_process(proc: &ProcRoot, pid: i32, map: &mut HolderMap) -> Result<Scan> 
     // A second descriptor of the same directory to list it, while `at`
     // resolves each entry's link.
     let listing = at.try_clone().map_err(|e| Error::io(&e, format!("duplicate the descriptor of {}", fd_path.display())))?;
-    let mut dir = Dir::from_fd(listing).map_err(|e| Error::sys(e, format!("list {}", fd_path.display())))?;
+    let mut dir = match Dir::from_fd(listing) {
+        Ok(d) => d,
+        // fdopendir's fstat of a dead task's fd directory.
+        Err(e) if is_gone(e) => return Ok(Scan::Gone),
+        Err(e) => return Err(Error::sys(e, format!("list {}", fd_path.display()))),
+    };
     let mut found: Vec<(u64, i32)> = Vec::new();
     for entry in dir.iter() {
         let entry = match entry {

@@ -55,7 +55,10 @@ pub fn socket_fds(proc: &ProcRoot, pid: i32) -> Result<Vec<SocketFd>> {
     })?;
     let mut out = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(&e, format!("list {}", dir.display())))?;
+        let entry = entry.map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ESRCH) => Error::new(libc::ESRCH, format!("pid {pid} exited during the socket dump ({} is gone)", dir.display())),
+            _ => Error::io(&e, format!("list {}", dir.display())),
+        })?;
         let name = entry.file_name();
         let Some(fd) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
             return Err(Error::malformed(format!("{}: entry {:?} is not an fd number", dir.display(), name)));
