@@ -46,19 +46,15 @@ fn gone(proc: &ProcRoot, pid: i32) -> bool {
 /// not there when the listing ended).
 pub fn socket_fds(proc: &ProcRoot, pid: i32) -> Result<Vec<SocketFd>> {
     let dir = proc.pid_path(pid, "fd");
-    let entries = std::fs::read_dir(&dir).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) {
-            Error::new(libc::ESRCH, format!("pid {pid} exited during the socket dump ({} is gone)", dir.display()))
-        } else {
-            Error::io(&e, format!("list {}", dir.display()))
-        }
-    })?;
+    // Opening or reading the listing of a task that exits meanwhile.
+    let listing_error = |e: std::io::Error| match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ESRCH) => Error::new(libc::ESRCH, format!("pid {pid} exited during the socket dump ({} is gone)", dir.display())),
+        _ => Error::io(&e, format!("list {}", dir.display())),
+    };
+    let entries = std::fs::read_dir(&dir).map_err(listing_error)?;
     let mut out = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT | libc::ESRCH) => Error::new(libc::ESRCH, format!("pid {pid} exited during the socket dump ({} is gone)", dir.display())),
-            _ => Error::io(&e, format!("list {}", dir.display())),
-        })?;
+        let entry = entry.map_err(listing_error)?;
         let name = entry.file_name();
         let Some(fd) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
             return Err(Error::malformed(format!("{}: entry {:?} is not an fd number", dir.display(), name)));
