@@ -1068,7 +1068,7 @@ mod tests {
         let mnt = ctx.namespaces().unwrap().root_ns(NsKind::Mnt).unwrap().id;
         assert_eq!(ctx.user_maps(user).unwrap().uid_map[0].lower_first, 100000);
         // The mount rules translate uid= with the maps the user collector read.
-        assert_eq!(ctx.mount_namespace(mnt).unwrap().root().options, b"uid=5");
+        assert_eq!(ctx.mount_namespace(mnt).unwrap().root().options(), b"uid=5");
         // The root's mountinfo turns bad: the next collection gets past the
         // user step and fails in the mount step.
         std::fs::write(d.join("100/mountinfo"), "not a mountinfo line\n").unwrap();

@@ -24,7 +24,7 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
                 format!(" (master_id: {} shared_id: {}) has unreachable sharing. Try --enable-external-masters.", m.master_id, m.shared_id)
                     .as_bytes(),
             );
-            let option = in_root.then(|| mount_external_option(&m.mountpoint));
+            let option = in_root.then(|| mount_external_option(&m.mountpoint()));
             let fix = if in_root {
                 cat(&[
                     format!("a slave of peer group {} which is outside the tree (a bind from the host): declare it with ", m.master_id).as_bytes(),
@@ -38,7 +38,7 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
                 )
                 .into_bytes()
             };
-            out.push(finding(ns, m.mnt_id, &m.mountpoint, "mount-unreachable-sharing", in_root, msg, "criu/mount.c:resolve_shared_mounts", option, fix));
+            out.push(finding(ns, m.mnt_id, &m.mountpoint(), "mount-unreachable-sharing", in_root, msg, "criu/mount.c:resolve_shared_mounts", option, fix));
         }
         // mount.c:validate_mounts.
         for refusal in mnt.refusals() {
@@ -49,10 +49,10 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
             let msg = refusal.criu_message(namespaces);
             let (code, source, option, fix): (&'static str, &'static str, Option<Vec<u8>>, Vec<u8>) = match refusal {
                 MountRefusal::NoProperRoot(_) => {
-                    let option = in_root.then(|| mount_external_option(&m.mountpoint));
+                    let option = in_root.then(|| mount_external_option(&m.mountpoint()));
                     let fix = cat(&[
                         b"a bind of ",
-                        &m.root,
+                        &m.root(),
                         b" of a filesystem no mount of the tree shows whole (a volume from the host): ",
                         if in_root { b"declare it with " } else { b"nested mount namespace, no external applies: mount it whole in the tree" },
                         option.as_deref().unwrap_or_default(),
@@ -60,10 +60,10 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
                     ("mount-no-proper-root", "criu/mount.c:validate_mounts", option, fix)
                 }
                 MountRefusal::Unsupported(_) => {
-                    let option = in_root.then(|| mount_external_option(&m.mountpoint));
+                    let option = in_root.then(|| mount_external_option(&m.mountpoint()));
                     let fix = cat(&[
                         b"CRIU cannot mount a ",
-                        &m.fsname,
+                        &m.fsname(),
                         format!(
                             " again: declare the mount with {} or its device with --external dev[{}/{}]:VAL (a slash, not a colon)",
                             String::from_utf8_lossy(option.as_deref().unwrap_or(b"--external mnt[PATH]:KEY")),
@@ -88,7 +88,7 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
                 ),
             };
             let blocks = option.is_none();
-            out.push(finding(ns, m.mnt_id, &m.mountpoint, code, !blocks, msg, source, option, fix));
+            out.push(finding(ns, m.mnt_id, &m.mountpoint(), code, !blocks, msg, source, option, fix));
         }
     }
     // mount.c:dump_one_fs on the namespaces a dump writes (the root has
@@ -104,7 +104,7 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
                 if mnt.sharing().is_external_bind(namespaces, r) || mnt.sharing().is_root_bind(namespaces, r) || !m.fsroot_mounted() {
                     continue;
                 }
-                let option = in_root.then(|| mount_external_option(&m.mountpoint));
+                let option = in_root.then(|| mount_external_option(&m.mountpoint()));
                 match m.fstype {
                     // filesystems.c:always_fail.
                     FsType::Fuse => {
@@ -115,7 +115,7 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
                             option.as_deref().unwrap_or_default(),
                             b" and have the runtime mount it again on restore",
                         ]);
-                        out.push(finding(ns, m.mnt_id, &m.mountpoint, "mount-fs-fuse", in_root, msg, "criu/filesystems.c:always_fail", option, fix));
+                        out.push(finding(ns, m.mnt_id, &m.mountpoint(), "mount-fs-fuse", in_root, msg, "criu/filesystems.c:always_fail", option, fix));
                     }
                     // filesystems.c:dump_empty_fs.
                     FsType::Mqueue | FsType::Pstore => {
@@ -142,7 +142,7 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
                             if in_root { b", or declare the mount with " } else { b"" },
                             option.as_deref().unwrap_or_default(),
                         ]);
-                        out.push(finding(ns, m.mnt_id, &m.mountpoint, "mount-fs-not-empty", in_root, msg, "criu/filesystems.c:dump_empty_fs", option, fix));
+                        out.push(finding(ns, m.mnt_id, &m.mountpoint(), "mount-fs-not-empty", in_root, msg, "criu/filesystems.c:dump_empty_fs", option, fix));
                     }
                     _ => {}
                 }
@@ -173,7 +173,7 @@ pub(super) fn check(state: &State<'_>, _options: &Options, out: &mut Vec<Finding
             option: None,
             fix: cat(&[
                 format!("pid {} fd {} is open on mount {mnt_id} at ", file.pid, file.fd).as_bytes(),
-                &m.mountpoint,
+                &m.mountpoint(),
                 b", which another mount covers: close the file or unmount what covers it",
             ]),
         });
@@ -209,14 +209,14 @@ pub(crate) fn is_overmounted(ns: &MountNamespace, index: usize) -> bool {
     let mounts = ns.mounts();
     let mut at = index;
     while let Some(parent) = ns.parent_index(at) {
-        let mp = &mounts[at].mountpoint;
-        if ns.children(parent).iter().any(|&t| t != at && is_subpath(mp, &mounts[t].mountpoint)) {
+        let mp = &mounts[at].mountpoint();
+        if ns.children(parent).iter().any(|&t| t != at && is_subpath(mp, &mounts[t].mountpoint())) {
             return true;
         }
         at = parent;
     }
-    let mp = &mounts[index].mountpoint;
-    ns.children(index).iter().any(|&c| &mounts[c].mountpoint == mp)
+    let mp = &mounts[index].mountpoint();
+    ns.children(index).iter().any(|&c| &mounts[c].mountpoint() == mp)
 }
 
 /// CRIU's `issubpath`: `path` is `sub` or below it.
@@ -230,7 +230,7 @@ fn is_subpath(path: &[u8], sub: &[u8]) -> bool {
 fn list_mount(state: &State<'_>, ns: &MountNamespace, m: &crate::mount::MountRecord) -> Option<Vec<Vec<u8>>> {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let mut path = state.proc.pid_path(ns.pid, "root").into_os_string().into_vec();
-    path.extend_from_slice(&m.mountpoint);
+    path.extend_from_slice(&m.mountpoint());
     let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&path));
     let meta = std::fs::symlink_metadata(&path).ok()?;
     if !meta.is_dir() {

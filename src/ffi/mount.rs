@@ -80,14 +80,14 @@ fn bytes(b: &[u8]) -> (*const u8, usize) {
 }
 
 fn info(ns: &MountNamespace, index: usize, m: &MountRecord) -> criurs_mnt_info {
-    let (root, root_len) = bytes(&m.root);
-    let (mountpoint, mountpoint_len) = bytes(&m.mountpoint);
-    let (source, source_len) = bytes(&m.source);
-    let (options, options_len) = bytes(&m.options);
-    let (fsname, fsname_len) = bytes(&m.fsname);
+    let (root, root_len) = bytes(&m.root());
+    let (mountpoint, mountpoint_len) = bytes(&m.mountpoint());
+    let (source, source_len) = bytes(&m.source());
+    let (options, options_len) = bytes(&m.options());
+    let (fsname, fsname_len) = bytes(&m.fsname());
     let (ext_key, ext_key_len) = m.ext_key.as_deref().map(bytes).unwrap_or((std::ptr::null(), 0));
-    let (mount_options, mount_options_len) = bytes(&m.mount_options);
-    let (super_options, super_options_len) = bytes(&m.super_options);
+    let (mount_options, mount_options_len) = bytes(&m.mount_options());
+    let (super_options, super_options_len) = bytes(&m.super_options());
     criurs_mnt_info {
         mnt_id: m.mnt_id,
         parent_mnt_id: m.parent_mnt_id,

@@ -101,27 +101,42 @@ fn scan_id(value: &[u8]) -> Option<i64> {
 /// rest is kept in order, comma-joined, with uid=/gid= translated by
 /// the maps of the tree root's user namespace (`None`: the caller's).
 pub fn super_options(opts: &[u8], ids: Option<&IdMaps>) -> (u32, Vec<u8>) {
-    let mut flags = 0;
     let mut rest = Vec::new();
+    let flags = super_options_into(opts, ids, &mut rest);
+    (flags, rest)
+}
+
+/// [`super_options`], the options appended to `out`; returns sb_flags.
+pub fn super_options_into(opts: &[u8], ids: Option<&IdMaps>, out: &mut Vec<u8>) -> u32 {
+    let mut flags = 0;
+    let start = out.len();
     for opt in opts.split(|&b| b == b',') {
         if let Some((_, bit)) = SUPER_OPTIONS.iter().find(|(name, _)| *name == opt) {
             flags |= bit;
             continue;
         }
-        if !rest.is_empty() {
-            rest.push(b',');
+        if out.len() > start {
+            out.push(b',');
         }
-        let maps = [(&b"uid="[..], ids.map(|m| &m.uid_map[..])), (&b"gid="[..], ids.map(|m| &m.gid_map[..]))];
-        let translated = maps.into_iter().find_map(|(key, map)| {
-            let v = scan_id(opt.strip_prefix(key)?)?;
-            Some(format!("{}{}", std::str::from_utf8(key).unwrap(), map_id(map, v)))
-        });
+        let translated = match opt.first() {
+            Some(b'u') | Some(b'g') => {
+                let maps = [(&b"uid="[..], ids.map(|m| &m.uid_map[..])), (&b"gid="[..], ids.map(|m| &m.gid_map[..]))];
+                maps.into_iter().find_map(|(key, map)| {
+                    let v = scan_id(opt.strip_prefix(key)?)?;
+                    Some((key, map_id(map, v)))
+                })
+            }
+            _ => None,
+        };
         match translated {
-            Some(t) => rest.extend_from_slice(t.as_bytes()),
-            None => rest.extend_from_slice(opt),
+            Some((key, id)) => {
+                out.extend_from_slice(key);
+                out.extend_from_slice(id.to_string().as_bytes());
+            }
+            None => out.extend_from_slice(opt),
         }
     }
-    (flags, rest)
+    flags
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! presence CRIU's `dump_one_mountpoint` gives them, in CRIU's order.
 
 use super::fstype::FsType;
-use super::mountinfo::MountRecord;
+use super::mountinfo::{MountRecord, Text};
 use super::tree::MountNamespace;
 use crate::error::Result;
 use crate::image::{self, pb::MntEntry, MNTS_MAGIC};
@@ -27,12 +27,12 @@ pub fn entry(m: &MountRecord) -> MntEntry {
         root: m.image_root().to_vec(),
         mountpoint: m.image_mountpoint().to_vec(),
         source: m.image_source().to_vec(),
-        options: m.options.clone(),
+        options: m.options().to_vec(),
         shared_id: Some(m.shared_id),
         master_id: Some(m.master_id),
         with_plugin: m.with_plugin.then_some(true),
         ext_mount: None,
-        fsname: (m.fstype == FsType::Auto).then(|| m.fsname.clone()),
+        fsname: (m.fstype == FsType::Auto).then(|| m.fsname().to_vec()),
         internal_sharing: m.internal_sharing.then_some(true),
         deleted: m.deleted.then_some(true),
         sb_flags: Some(m.sb_flags),
@@ -61,20 +61,20 @@ pub fn record_from_entry(e: &MntEntry) -> MountRecord {
         major: e.root_dev >> 20,
         minor: e.root_dev & 0xfffff,
         root_dev: e.root_dev,
-        root: e.root.clone(),
         deleted: e.deleted.unwrap_or(false),
-        mountpoint: e.mountpoint.clone(),
         flags: e.flags,
         shared_id: e.shared_id.unwrap_or(0),
         master_id: e.master_id.unwrap_or(0),
         fstype: FsType::from_code(e.fstype).unwrap_or(FsType::Unsupported),
-        fsname: e.fsname.clone().unwrap_or_default(),
-        source: e.source.clone(),
-        options: e.options.clone(),
         sb_flags: e.sb_flags.unwrap_or(0),
         ext_key: e.ext_key.clone(),
         internal_sharing: e.internal_sharing.unwrap_or(false),
         with_plugin: e.with_plugin.unwrap_or(false),
         ..Default::default()
     }
+    .with(Text::Root, &e.root)
+    .with(Text::Mountpoint, &e.mountpoint)
+    .with(Text::Fsname, e.fsname.as_deref().unwrap_or_default())
+    .with(Text::Source, &e.source)
+    .with(Text::Options, &e.options)
 }

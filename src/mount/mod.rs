@@ -172,17 +172,14 @@ fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: boo
             // The kernel hides "newinstance"; a devpts other than ours was
             // made with it.
             if devpts_dev.is_some_and(|d| d != m.root_dev) {
-                if !m.options.is_empty() {
-                    m.options.push(b',');
-                }
-                m.options.extend_from_slice(b"newinstance");
+                m.push_option(b"newinstance");
             }
         }
         // tracefs is mounted automatically under debugfs: mounted MS_REC.
         FsType::Debugfs => m.flags |= flags::MS_REC,
         FsType::Tracefs => return false,
         FsType::Cgroup | FsType::Cgroup2 if cgroup_ns => {
-            m.cgroup_root = Some(m.set_root(b"/".to_vec()));
+            m.cgroup_root = Some(m.set_root(b"/"));
         }
         _ => {}
     }
@@ -280,13 +277,13 @@ pub fn build_namespace(ns: &crate::ns::NsEntry, text: &[u8], rules: &CollectRule
 /// parsed records.
 fn build_from_records(ns: &crate::ns::NsEntry, mut mounts: Vec<MountRecord>, rules: &CollectRules<'_>, log: &Logger) -> Result<MountNamespace> {
     mounts.retain_mut(|m| {
-        if rules.for_dump && rules.config.skip_mounts.contains(&m.mountpoint) {
-            log.info("mnt", format_args!("skip {} @ {}", show(&m.fsname), show(&m.mountpoint)));
+        if rules.for_dump && rules.config.skip_mounts.contains(m.mountpoint()) {
+            log.info("mnt", format_args!("skip {} @ {}", show(&m.fsname()), show(&m.mountpoint())));
             return false;
         }
         let keep = apply_type_rules(m, rules.devpts_dev, rules.cgroup_ns);
         if !keep {
-            log.info("mnt", format_args!("skipping fs mounted at {}", show(&m.mountpoint)));
+            log.info("mnt", format_args!("skipping fs mounted at {}", show(&m.mountpoint())));
         }
         keep
     });

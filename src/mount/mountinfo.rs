@@ -19,11 +19,34 @@ use super::flags::{self, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
 use super::fstype::{AutoFs, FsType};
 use crate::error::{Error, Result};
 
+/// The byte-string fields of a [`MountRecord`], in the order they sit in
+/// its one buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    Root,
+    Mountpoint,
+    MountOptions,
+    Fsname,
+    Source,
+    SuperOptions,
+    Options,
+}
+
+const TEXT_FIELDS: usize = 7;
+
 /// One mount, with every field of its mountinfo line and the values CRIU
 /// derives from them for its MntEntry.
+///
+/// The seven byte strings (root, mount point, the two option fields,
+/// type, source, CRIU's options) live back to back in one buffer: one
+/// allocation a mount instead of seven, which is most of what a
+/// collection costs in user space. Read them with the accessors
+/// ([`MountRecord::root`], ...), change them with the setters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MountRecord {
-    /// 1-based line number in mountinfo (0 for records read from an image).
+    /// 1-based line number in mountinfo (0 for records read from an
+    /// image); with statmount, the mount's place in listmount's order,
+    /// which is mountinfo's.
     pub line: usize,
     pub mnt_id: u32,
     pub parent_mnt_id: u32,
@@ -31,18 +54,10 @@ pub struct MountRecord {
     pub minor: u32,
     /// `major << 20 | minor`, the kernel encoding CRIU writes (MKKDEV).
     pub root_dev: u32,
-    /// Root of the mount inside its filesystem, decoded, without the
-    /// deleted marker.
-    pub root: Vec<u8>,
     /// The root had the `//deleted` suffix the kernel's `dentry_path`
     /// gives an unlinked root. A root ending in ` (deleted)` is a live
     /// directory of that name: the kernel never writes that marker here.
     pub deleted: bool,
-    /// Mount point as the namespace sees it, decoded: what CRIU writes
-    /// (its "./path" minus the dot).
-    pub mountpoint: Vec<u8>,
-    /// Field 6 as the kernel printed it ("rw,nosuid,relatime").
-    pub mount_options: Vec<u8>,
     /// MS_* of the per-mount options, plus MS_SHARED/MS_SLAVE/
     /// MS_UNBINDABLE from the optional fields and per-type additions.
     pub flags: u32,
@@ -51,17 +66,11 @@ pub struct MountRecord {
     /// Master peer group (`master:N`), 0 if none: CRIU 4.2 writes it as
     /// the kernel printed it, the root mount's own master included.
     pub master_id: u32,
-    /// `propagate_from:N` (CRIU skips it), 0 if absent.
+    /// `propagate_from:N` (CRIU skips it), 0 if absent. The statmount
+    /// reader does not ask for it (it is what makes mountinfo quadratic
+    /// in slaves) and leaves 0.
     pub propagate_from: u32,
     pub fstype: FsType,
-    /// The full kernel type with subtype ("fuse.sshfs").
-    pub fsname: Vec<u8>,
-    /// Mount source, decoded; may be empty.
-    pub source: Vec<u8>,
-    /// Field 11 as the kernel printed it ("rw,size=16k").
-    pub super_options: Vec<u8>,
-    /// Super options that are not sb_flags, comma-joined (no "rw").
-    pub options: Vec<u8>,
     /// MS_RDONLY/MS_SYNCHRONOUS/MS_DIRSYNC/MS_MANDLOCK of the super options.
     pub sb_flags: u32,
     /// Key from the external-mount map (`--external mnt[PATH]:KEY`).
@@ -77,6 +86,16 @@ pub struct MountRecord {
     /// CRIU's spelling of root, mount point and source, where it differs
     /// from the decoded bytes (see [`CriuSpelling`]); `None` almost always.
     pub criu_spelling: Option<Box<CriuSpelling>>,
+    /// The [`Text`] fields back to back (crate-visible so that records
+    /// can be built with `..Default::default()`).
+    pub(crate) text: TextFields,
+}
+
+/// A record's byte strings in one buffer; `ends[i]` is where field i ends.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct TextFields {
+    buf: Box<[u8]>,
+    ends: [u32; TEXT_FIELDS],
 }
 
 /// Root, mount point and source as CRIU 4.2 writes them into images, each
@@ -92,44 +111,178 @@ pub struct CriuSpelling {
 }
 
 impl MountRecord {
+    /// A field's bytes.
+    pub fn text(&self, field: Text) -> &[u8] {
+        let (t, i) = (&self.text, field as usize);
+        let start = if i == 0 { 0 } else { t.ends[i - 1] as usize };
+        &t.buf[start..t.ends[i] as usize]
+    }
+
+    /// Replaces one field (copies the others: not for the parser's path).
+    pub fn set_text(&mut self, field: Text, value: &[u8]) {
+        let at = field as usize;
+        let mut text = Vec::with_capacity(self.text.buf.len() + value.len());
+        let mut ends = [0u32; TEXT_FIELDS];
+        for (i, end) in ends.iter_mut().enumerate() {
+            if i == at {
+                text.extend_from_slice(value);
+            } else {
+                text.extend_from_slice(self.text(Text::ALL[i]));
+            }
+            *end = text_len(&text);
+        }
+        self.text = TextFields { buf: text.into_boxed_slice(), ends };
+    }
+
+    /// The record with `field` set (for building records by hand).
+    pub fn with(mut self, field: Text, value: &[u8]) -> MountRecord {
+        self.set_text(field, value);
+        self
+    }
+
+    /// Root of the mount inside its filesystem, decoded, without the
+    /// deleted marker.
+    pub fn root(&self) -> &[u8] {
+        self.text(Text::Root)
+    }
+
+    /// Mount point as the namespace sees it, decoded: what CRIU writes
+    /// (its "./path" minus the dot).
+    pub fn mountpoint(&self) -> &[u8] {
+        self.text(Text::Mountpoint)
+    }
+
+    /// Field 6 as the kernel printed it ("rw,nosuid,relatime").
+    pub fn mount_options(&self) -> &[u8] {
+        self.text(Text::MountOptions)
+    }
+
+    /// The full kernel type with subtype ("fuse.sshfs"), as mountinfo
+    /// prints it.
+    pub fn fsname(&self) -> &[u8] {
+        self.text(Text::Fsname)
+    }
+
+    /// Mount source, decoded; may be empty.
+    pub fn source(&self) -> &[u8] {
+        self.text(Text::Source)
+    }
+
+    /// Field 11 as the kernel printed it ("rw,size=16k").
+    pub fn super_options(&self) -> &[u8] {
+        self.text(Text::SuperOptions)
+    }
+
+    /// Super options that are not sb_flags, comma-joined (no "rw").
+    pub fn options(&self) -> &[u8] {
+        self.text(Text::Options)
+    }
+
     pub fn is_ns_root(&self) -> bool {
-        self.mountpoint == b"/"
+        self.mountpoint() == b"/"
     }
 
     /// The root is the filesystem's root (CRIU's `fsroot_mounted`).
     pub fn fsroot_mounted(&self) -> bool {
-        self.root == b"/"
+        self.root() == b"/"
     }
 
     /// The root as CRIU's image carries it.
     pub fn image_root(&self) -> &[u8] {
-        self.criu_spelling.as_ref().and_then(|s| s.root.as_deref()).unwrap_or(&self.root)
+        self.criu_spelling.as_ref().and_then(|s| s.root.as_deref()).unwrap_or(self.root())
     }
 
     /// The mount point as CRIU's image carries it.
     pub fn image_mountpoint(&self) -> &[u8] {
-        self.criu_spelling.as_ref().and_then(|s| s.mountpoint.as_deref()).unwrap_or(&self.mountpoint)
+        self.criu_spelling.as_ref().and_then(|s| s.mountpoint.as_deref()).unwrap_or(self.mountpoint())
     }
 
     /// The source as CRIU's image carries it.
     pub fn image_source(&self) -> &[u8] {
-        self.criu_spelling.as_ref().and_then(|s| s.source.as_deref()).unwrap_or(&self.source)
+        self.criu_spelling.as_ref().and_then(|s| s.source.as_deref()).unwrap_or(self.source())
     }
 
-    /// Replaces the root (CRIU's spelling follows).
-    pub fn set_root(&mut self, root: Vec<u8>) -> Vec<u8> {
+    /// Replaces the root (CRIU's spelling follows); returns the old one.
+    pub fn set_root(&mut self, root: &[u8]) -> Vec<u8> {
         if let Some(s) = self.criu_spelling.as_mut() {
             s.root = None;
         }
-        std::mem::replace(&mut self.root, root)
+        let old = self.root().to_vec();
+        self.set_text(Text::Root, root);
+        old
     }
 
     /// Replaces the source (CRIU's spelling follows).
-    pub fn set_source(&mut self, source: Vec<u8>) {
+    pub fn set_source(&mut self, source: &[u8]) {
         if let Some(s) = self.criu_spelling.as_mut() {
             s.source = None;
         }
-        self.source = source;
+        self.set_text(Text::Source, source);
+    }
+
+    /// Appends one option to CRIU's options.
+    pub fn push_option(&mut self, option: &[u8]) {
+        let mut options = self.options().to_vec();
+        if !options.is_empty() {
+            options.push(b',');
+        }
+        options.extend_from_slice(option);
+        self.set_text(Text::Options, &options);
+    }
+}
+
+impl Text {
+    pub const ALL: [Text; TEXT_FIELDS] =
+        [Text::Root, Text::Mountpoint, Text::MountOptions, Text::Fsname, Text::Source, Text::SuperOptions, Text::Options];
+}
+
+/// A field's end in the buffer. Records are bounded far below 4 GiB (a
+/// mountinfo line is at most a few pages of paths); saturating keeps a
+/// hostile length from wrapping.
+fn text_len(text: &[u8]) -> u32 {
+    u32::try_from(text.len()).unwrap_or(u32::MAX)
+}
+
+/// Builds a record's text buffer field by field, in [`Text`] order, in a
+/// scratch vector the parser reuses: the record then costs one exact
+/// allocation.
+pub(crate) struct TextBuilder<'a> {
+    buf: &'a mut Vec<u8>,
+    ends: [u32; TEXT_FIELDS],
+    next: usize,
+}
+
+impl<'a> TextBuilder<'a> {
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> TextBuilder<'a> {
+        buf.clear();
+        TextBuilder { buf, ends: [0; TEXT_FIELDS], next: 0 }
+    }
+
+    /// The field being written: what was pushed since the last `end`.
+    pub(crate) fn current(&mut self) -> &mut Vec<u8> {
+        self.buf
+    }
+
+    /// Where the current field started.
+    pub(crate) fn start(&self) -> usize {
+        if self.next == 0 { 0 } else { self.ends[self.next - 1] as usize }
+    }
+
+    /// Ends the current field.
+    pub(crate) fn end(&mut self) {
+        self.ends[self.next] = text_len(self.buf);
+        self.next += 1;
+    }
+
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        self.end();
+    }
+
+    /// The finished buffer (every field ended).
+    pub(crate) fn finish(self) -> TextFields {
+        debug_assert_eq!(self.next, TEXT_FIELDS);
+        TextFields { buf: Box::from(&self.buf[..]), ends: self.ends }
     }
 }
 
@@ -145,11 +298,19 @@ pub struct ParseRules {
 /// Decodes the kernel's octal escapes; a backslash not followed by three
 /// octal digits is kept as is.
 pub fn unescape(field: &[u8]) -> Vec<u8> {
-    if !field.contains(&b'\\') {
-        return field.to_vec();
-    }
     let mut out = Vec::with_capacity(field.len());
-    let mut i = 0;
+    unescape_into(field, &mut out);
+    out
+}
+
+/// [`unescape`], appended to `out`; whether `field` had a backslash.
+pub(crate) fn unescape_into(field: &[u8], out: &mut Vec<u8>) -> bool {
+    let Some(first) = memchr::memchr(b'\\', field) else {
+        out.extend_from_slice(field);
+        return false;
+    };
+    out.extend_from_slice(&field[..first]);
+    let mut i = first;
     while i < field.len() {
         if field[i] == b'\\' && i + 3 < field.len() {
             let d = &field[i + 1..i + 4];
@@ -165,7 +326,7 @@ pub fn unescape(field: &[u8]) -> Vec<u8> {
         out.push(field[i]);
         i += 1;
     }
-    out
+    true
 }
 
 /// CRIU's `cure_path`: only `\040`, `\011` and `\134` are decoded.
@@ -254,9 +415,15 @@ pub fn same_path_form(path: &[u8]) -> Vec<u8> {
 /// `d_path` appends in other files, and here only ever a live name, so
 /// it is kept (CRIU's `strip_deleted` takes both for markers).
 fn strip_deleted(root: &mut Vec<u8>) -> bool {
+    strip_deleted_from(root, 0)
+}
+
+/// [`strip_deleted`] on the root that starts at `start` of `buf` (and
+/// runs to its end).
+pub(crate) fn strip_deleted_from(buf: &mut Vec<u8>, start: usize) -> bool {
     const MARKER: &[u8] = b"//deleted";
-    if root.len() > MARKER.len() && root.ends_with(MARKER) {
-        root.truncate(root.len() - MARKER.len());
+    if buf.len() - start > MARKER.len() && buf.ends_with(MARKER) {
+        buf.truncate(buf.len() - MARKER.len());
         return true;
     }
     false
@@ -280,10 +447,15 @@ fn line_context(lineno: usize, line: &[u8]) -> String {
 
 /// Parses one line (without its newline).
 pub fn parse_line(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountRecord> {
-    parse_fields(line, lineno, rules).map_err(|e| Error::malformed(format!("{}: {}", line_context(lineno, line), e.message())))
+    parse_line_with(line, lineno, rules, &mut Vec::new())
 }
 
-fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountRecord> {
+/// [`parse_line`] with a scratch buffer kept across lines.
+fn parse_line_with(line: &[u8], lineno: usize, rules: &ParseRules, scratch: &mut Vec<u8>) -> Result<MountRecord> {
+    parse_fields(line, lineno, rules, scratch).map_err(|e| Error::malformed(format!("{}: {}", line_context(lineno, line), e.message())))
+}
+
+fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, scratch: &mut Vec<u8>) -> Result<MountRecord> {
     let mut fields = line.split(|&b| b == b' ');
     let mut next = |what: &str| -> Result<&[u8]> {
         fields.next().ok_or_else(|| Error::malformed(format!("truncated: no {what}")))
@@ -291,9 +463,7 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountR
     let mnt_id = number(next("mount id")?, "mount id")?;
     let parent_mnt_id = number(next("parent id")?, "parent id")?;
     let dev = next("major:minor")?;
-    let colon = dev
-        .iter()
-        .position(|&b| b == b':')
+    let colon = memchr::memchr(b':', dev)
         .ok_or_else(|| Error::malformed(format!("major:minor {:?} has no ':'", String::from_utf8_lossy(dev))))?;
     let major = number(&dev[..colon], "major")?;
     let minor = number(&dev[colon + 1..], "minor")?;
@@ -335,9 +505,21 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountR
     if let Some(extra) = fields.next() {
         return Err(Error::malformed(format!("unexpected field {:?} after the super options", String::from_utf8_lossy(extra))));
     }
-    let mut root = unescape(root_field);
-    let deleted = strip_deleted(&mut root);
-    let (sb_flags, options) = flags::super_options(super_options, rules.ids.as_ref());
+    let mut text = TextBuilder::new(scratch);
+    let start = text.start();
+    let mut escaped = unescape_into(root_field, text.current());
+    let deleted = strip_deleted_from(text.current(), start);
+    text.end();
+    escaped |= unescape_into(mountpoint_field, text.current());
+    text.end();
+    text.push(mount_options);
+    text.push(fsname);
+    escaped |= unescape_into(source, text.current());
+    text.end();
+    text.push(super_options);
+    let sb_flags = flags::super_options_into(super_options, rules.ids.as_ref(), text.current());
+    text.end();
+    let text = text.finish();
     Ok(MountRecord {
         line: lineno,
         mnt_id,
@@ -345,25 +527,19 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountR
         major,
         minor,
         root_dev: (major << 20) | minor,
-        root,
         deleted,
-        mountpoint: unescape(mountpoint_field),
-        mount_options: mount_options.to_vec(),
         flags,
         shared_id,
         master_id,
         propagate_from,
         fstype: FsType::from_kernel_name(fsname, &rules.auto_fs),
-        fsname: fsname.to_vec(),
-        source: unescape(source),
-        super_options: super_options.to_vec(),
-        options,
         sb_flags,
         ext_key: None,
         internal_sharing: false,
         with_plugin: false,
         cgroup_root: None,
-        criu_spelling: CriuSpelling::of(root_field, mountpoint_field, source),
+        criu_spelling: if escaped { CriuSpelling::of(root_field, mountpoint_field, source) } else { None },
+        text,
     })
 }
 
@@ -381,13 +557,14 @@ pub fn parse(bytes: &[u8], rules: &ParseRules) -> Result<Vec<MountRecord>> {
 pub struct Parser<'r> {
     rules: &'r ParseRules,
     partial: Vec<u8>,
+    scratch: Vec<u8>,
     lineno: usize,
     records: Vec<MountRecord>,
 }
 
 impl<'r> Parser<'r> {
     pub fn new(rules: &'r ParseRules, capacity: usize) -> Parser<'r> {
-        Parser { rules, partial: Vec::new(), lineno: 0, records: Vec::with_capacity(capacity) }
+        Parser { rules, partial: Vec::new(), scratch: Vec::new(), lineno: 0, records: Vec::with_capacity(capacity) }
     }
 
     /// Parses every line `chunk` completes.
@@ -413,7 +590,7 @@ impl<'r> Parser<'r> {
 
     fn line(&mut self, line: &[u8]) -> Result<()> {
         self.lineno += 1;
-        self.records.push(parse_line(line, self.lineno, self.rules)?);
+        self.records.push(parse_line_with(line, self.lineno, self.rules, &mut self.scratch)?);
         Ok(())
     }
 
@@ -449,11 +626,11 @@ mod tests {
         .unwrap();
         assert_eq!((r.mnt_id, r.parent_mnt_id, r.major, r.minor), (36, 35, 98, 0));
         assert_eq!(r.root_dev, 98 << 20);
-        assert_eq!((r.root.as_slice(), r.mountpoint.as_slice()), (&b"/mnt1"[..], &b"/mnt2"[..]));
+        assert_eq!((r.root(), r.mountpoint()), (&b"/mnt1"[..], &b"/mnt2"[..]));
         assert_eq!(r.flags, flags::MS_NOATIME | MS_SLAVE);
         assert_eq!((r.shared_id, r.master_id, r.propagate_from), (0, 1, 7));
-        assert_eq!((r.fstype, r.fsname.as_slice(), r.source.as_slice()), (FsType::Unsupported, &b"ext3"[..], &b"/dev/root"[..]));
-        assert_eq!((r.sb_flags, r.options.as_slice()), (0, &b"errors=continue"[..]));
+        assert_eq!((r.fstype, r.fsname(), r.source()), (FsType::Unsupported, &b"ext3"[..], &b"/dev/root"[..]));
+        assert_eq!((r.sb_flags, r.options()), (0, &b"errors=continue"[..]));
     }
 
     #[test]
@@ -470,10 +647,10 @@ mod tests {
         // Space, tab, newline, backslash as the kernel mangles them.
         let line = br"7 1 0:9 /a\040b /m\011t\012n\134x rw,relatime - fuse.sshfs us\040er@h:/ rw,user_id=0";
         let r = parse_line(line, 3, &rules()).unwrap();
-        assert_eq!(r.root, b"/a b");
-        assert_eq!(r.mountpoint, b"/m\tt\nn\\x");
-        assert_eq!(r.source, b"us er@h:/");
-        assert_eq!((r.fstype, r.fsname.as_slice()), (FsType::Fuse, &b"fuse.sshfs"[..]));
+        assert_eq!(r.root(), b"/a b");
+        assert_eq!(r.mountpoint(), b"/m\tt\nn\\x");
+        assert_eq!(r.source(), b"us er@h:/");
+        assert_eq!((r.fstype, r.fsname()), (FsType::Fuse, &b"fuse.sshfs"[..]));
         // Not an escape: kept byte for byte; non-UTF-8 bytes survive.
         assert_eq!(unescape(br"\9\12\1234\"), b"\\9\\12S4\\".to_vec());
         assert_eq!(unescape(b"\xff\xfe"), b"\xff\xfe".to_vec());
@@ -490,9 +667,9 @@ mod tests {
         // /tmp/b\s n<newline>l, of a tmpfs named "s#r c<newline>x\y".
         let line = br"117 95 0:46 /d\012x//deleted /tmp/b\134s\040n\012l rw,relatime - tmpfs s\043r\040c\012x\134y rw";
         let r = parse_line(line, 1, &rules()).unwrap();
-        assert_eq!((r.root.as_slice(), r.deleted), (&b"/d\nx"[..], true));
-        assert_eq!(r.mountpoint, b"/tmp/b\\s n\nl");
-        assert_eq!(r.source, b"s#r c\nx\\y");
+        assert_eq!((r.root(), r.deleted), (&b"/d\nx"[..], true));
+        assert_eq!(r.mountpoint(), b"/tmp/b\\s n\nl");
+        assert_eq!(r.source(), b"s#r c\nx\\y");
         assert_eq!(r.image_root(), br"/d\012x");
         assert_eq!(r.image_mountpoint(), br"/tmp/b\s n\012l");
         assert_eq!(r.image_source(), br"s\043r c\012x\y");
@@ -506,7 +683,7 @@ mod tests {
         assert!(criu_spells_differently(br"\001"));
         // A source replaced later (a dev[] external) drops CRIU's old spelling.
         let mut r = parse_line(br"8 1 0:9 / /x rw - xfs s\043 rw", 1, &rules()).unwrap();
-        r.set_source(b"dev[v]".to_vec());
+        r.set_source(b"dev[v]");
         assert_eq!(r.image_source(), b"dev[v]");
     }
 
@@ -523,11 +700,11 @@ mod tests {
     fn deleted_root_is_flagged_and_stripped() {
         let r = parse_line(b"8 1 0:9 /gone//deleted /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
         assert!(r.deleted);
-        assert_eq!(r.root, b"/gone");
+        assert_eq!(r.root(), b"/gone");
         // d_path's marker is never mountinfo's: a live directory of that name.
         let r = parse_line(br"8 1 0:9 /x\040(deleted) /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
         assert!(!r.deleted);
-        assert_eq!(r.root, b"/x (deleted)");
+        assert_eq!(r.root(), b"/x (deleted)");
         assert_eq!(r.image_root(), b"/x (deleted)");
         let r = parse_line(b"8 1 0:9 //deleted /d rw,relatime - tmpfs t rw", 1, &rules()).unwrap();
         assert!(!r.deleted, "the marker alone is not stripped (CRIU needs len > marker)");
@@ -536,8 +713,8 @@ mod tests {
     #[test]
     fn empty_source_is_kept_empty() {
         let r = parse_line(b"9 1 0:9 / /e rw,relatime - tmpfs  rw,size=4k", 1, &rules()).unwrap();
-        assert_eq!(r.source, b"");
-        assert_eq!(r.options, b"size=4k");
+        assert_eq!(r.source(), b"");
+        assert_eq!(r.options(), b"size=4k");
     }
 
     #[test]
@@ -574,8 +751,8 @@ mod tests {
         let mut long = format!("1 2 0:1 / {} rw - tmpfs t rw", level.repeat(262)).into_bytes();
         assert!(long.len() > 267_000);
         let r = parse_line(&long, 1, &rules()).unwrap();
-        assert_eq!(r.mountpoint.len(), 262 * 256);
-        assert!(r.mountpoint.split(|&b| b == b'/').skip(1).all(|p| p == [b' '; 255]));
+        assert_eq!(r.mountpoint().len(), 262 * 256);
+        assert!(r.mountpoint().split(|&b| b == b'/').skip(1).all(|p| p == [b' '; 255]));
         long.truncate(long.len() - 3);
         let e = parse_line(&long, 7, &rules()).unwrap_err();
         assert!(e.message().starts_with("line 7 ") && e.message().contains("no super options"), "{}", &e.message()[..200]);

@@ -106,20 +106,20 @@ fn resolve_external_mounts(namespaces: &mut [MountNamespace], sharing: &mut Shar
             }
             let m = &mut ns.mounts[i];
             let key = if by_path {
-                config.external_mounts.get(&m.mountpoint).or_else(|| config.external_mounts.get(m.image_mountpoint()))
+                config.external_mounts.get(m.mountpoint()).or_else(|| config.external_mounts.get(m.image_mountpoint()))
             } else {
                 None
             };
             if let Some(key) = key {
-                log.info("mnt", format_args!("found {} mapping for {} mountpoint", show(key), show(&m.mountpoint)));
+                log.info("mnt", format_args!("found {} mapping for {} mountpoint", show(key), show(&m.mountpoint())));
                 m.ext_key = Some(key.clone());
             } else if m.fstype == FsType::Unsupported && m.fsroot_mounted() {
                 let Some(val) = config.external_devices.get(&(m.major, m.minor)) else { continue };
-                log.info("mnt", format_args!("found {} dev-mapping for {}({}) mountpoint", show(val), show(&m.mountpoint), m.mnt_id));
+                log.info("mnt", format_args!("found {} dev-mapping for {}({}) mountpoint", show(val), show(&m.mountpoint()), m.mnt_id));
                 let mut source = b"dev[".to_vec();
                 source.extend_from_slice(val);
                 source.push(b']');
-                m.set_source(source);
+                m.set_source(&source);
                 m.fstype = FsType::Auto;
                 m.ext_key = Some(EXTERNAL_DEV_KEY.to_vec());
             } else {
@@ -166,10 +166,10 @@ pub(crate) fn sb_equal(a: &MountRecord, b: &MountRecord) -> bool {
     if a.root_dev != b.root_dev {
         return false;
     }
-    let btrfs = |m: &MountRecord| FsType::is_btrfs(&m.fsname) && m.fstype == FsType::Unsupported;
+    let btrfs = |m: &MountRecord| FsType::is_btrfs(&m.fsname()) && m.fstype == FsType::Unsupported;
     let cgroup = |m: &MountRecord| matches!(m.fstype, FsType::Cgroup | FsType::Cgroup2);
     let own_rule = if a.ext_key.is_none() && b.ext_key.is_none() {
-        if a.source != b.source || a.fstype != b.fstype || btrfs(a) != btrfs(b) {
+        if a.source() != b.source() || a.fstype != b.fstype || btrfs(a) != btrfs(b) {
             return false;
         }
         Some(a).filter(|m| btrfs(m) || cgroup(m))
@@ -177,15 +177,15 @@ pub(crate) fn sb_equal(a: &MountRecord, b: &MountRecord) -> bool {
         [a, b].into_iter().find(|m| btrfs(m) || cgroup(m))
     };
     match own_rule {
-        Some(m) if btrfs(m) => match (without_subvol(&a.options), without_subvol(&b.options)) {
+        Some(m) if btrfs(m) => match (without_subvol(&a.options()), without_subvol(&b.options())) {
             (Some(x), Some(y)) => x == y,
             _ => false,
         },
         Some(_) => {
             let roots_differ = matches!((&a.cgroup_root, &b.cgroup_root), (Some(x), Some(y)) if x != y);
-            !roots_differ && a.options == b.options
+            !roots_differ && a.options() == b.options()
         }
-        None => a.options == b.options,
+        None => a.options() == b.options(),
     }
 }
 
@@ -200,18 +200,18 @@ fn search_bindmounts(namespaces: &mut [MountNamespace]) -> Vec<BindGroup> {
         for &r in &order {
             let ns = &namespaces[r.ns];
             let m = &ns.mounts[r.index];
-            let btrfs = FsType::is_btrfs(&m.fsname) && m.fstype == FsType::Unsupported;
+            let btrfs = FsType::is_btrfs(&m.fsname()) && m.fstype == FsType::Unsupported;
             let cgroup = matches!(m.fstype, FsType::Cgroup | FsType::Cgroup2);
-            let (options, alone) = match btrfs.then(|| without_subvol(&m.options)) {
+            let (options, alone) = match btrfs.then(|| without_subvol(&m.options())) {
                 Some(Some(stripped)) => (stripped, None),
-                Some(None) => (Cow::Borrowed(&m.options[..]), Some(r)),
-                None => (Cow::Borrowed(&m.options[..]), None),
+                Some(None) => (Cow::Borrowed(&m.options()[..]), Some(r)),
+                None => (Cow::Borrowed(&m.options()[..]), None),
             };
             let key = SbKey {
                 fstype: m.fstype.code(),
                 btrfs,
                 dev: m.root_dev,
-                source: &m.source,
+                source: &m.source(),
                 options,
                 cgroup_root: if cgroup { m.cgroup_root.as_deref() } else { None },
                 alone,
@@ -298,7 +298,7 @@ impl Sharing {
         for r in wanted {
             let ns = &namespaces[r.ns];
             let m = &ns.mounts[r.index];
-            let marks = self.marks.entry(ns.bind_group[r.index]).or_default().entry(m.root.clone()).or_default();
+            let marks = self.marks.entry(ns.bind_group[r.index]).or_default().entry(m.root().to_vec()).or_default();
             if Some(r.ns) == root_ns && m.is_ns_root() {
                 if !marks.root_mount_masters.contains(&m.master_id) {
                     marks.root_mount_masters.push(m.master_id);
@@ -319,7 +319,7 @@ impl Sharing {
     fn pick(&self, namespaces: &[MountNamespace], r: MountRef, pick: impl Fn(&Marks) -> bool) -> bool {
         let ns = &namespaces[r.ns];
         let Some(by_root) = self.marks.get(&ns.bind_group[r.index]) else { return false };
-        self_and_ancestors(&ns.mounts[r.index].root).any(|root| by_root.get(root).is_some_and(&pick))
+        self_and_ancestors(&ns.mounts[r.index].root()).any(|root| by_root.get(root).is_some_and(&pick))
     }
 
     /// CRIU's `mnt_is_external_bind`: the mount, or a bind of it from a
@@ -351,12 +351,12 @@ pub(crate) fn unreachable_error(namespaces: &[MountNamespace], r: MountRef) -> E
         format!(
             "mount {} at {} in mount namespace {} (master_id {}, shared_id {}) has unreachable sharing: no mount of peer group {} is in a collected namespace, and neither the mount nor a bind of it with the same master is a mnt[] external or the root mount; mark it external with --external mnt[PATH]:KEY (here mnt[{}]:KEY). CRIU 4.2 refuses it too, hinting \"Try --enable-external-masters\", an option only its external-mount autodetection reads",
             m.mnt_id,
-            show(&m.mountpoint),
+            show(&m.mountpoint()),
             namespaces[r.ns].ns_id,
             m.master_id,
             m.shared_id,
             m.master_id,
-            String::from_utf8_lossy(&m.mountpoint)
+            String::from_utf8_lossy(&m.mountpoint())
         ),
     )
 }

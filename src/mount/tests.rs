@@ -361,10 +361,10 @@ fn per_type_rules() {
     let ns = fixture_ns(5, text.as_bytes(), &config, false).unwrap();
     assert_eq!(ns.by_mnt_id(3).unwrap().flags, flags::MS_RELATIME | flags::MS_REC);
     assert!(ns.by_mnt_id(4).is_none(), "tracefs is left out");
-    assert_eq!(ns.by_mnt_id(5).unwrap().options, b"mode=600", "our own devpts instance");
+    assert_eq!(ns.by_mnt_id(5).unwrap().options(), b"mode=600", "our own devpts instance");
     let config = MountConfig { own_devpts_dev: Some(99), ..Default::default() };
     let ns = fixture_ns(5, text.as_bytes(), &config, false).unwrap();
-    assert_eq!(ns.by_mnt_id(5).unwrap().options, b"mode=600,newinstance");
+    assert_eq!(ns.by_mnt_id(5).unwrap().options(), b"mode=600,newinstance");
 }
 
 #[test]
@@ -387,7 +387,7 @@ fn image_round_trips_and_refuses_damage() {
     let back = image::decode(&bytes, "m.img").unwrap();
     let recs: Vec<MountRecord> = back.iter().map(image::record_from_entry).collect();
     for (r, m) in recs.iter().zip(ns.image_order()) {
-        assert_eq!((r.mnt_id, &r.root, &r.mountpoint, r.flags, r.root_dev, r.major, r.minor), (m.mnt_id, &m.root, &m.mountpoint, m.flags, m.root_dev, m.major, m.minor));
+        assert_eq!((r.mnt_id, &r.root(), &r.mountpoint(), r.flags, r.root_dev, r.major, r.minor), (m.mnt_id, &m.root(), &m.mountpoint(), m.flags, m.root_dev, m.major, m.minor));
     }
     assert!(image::decode(&bytes[..bytes.len() - 3], "m.img").is_err());
 }
@@ -423,8 +423,8 @@ fn host_mounts_as_external(pid: i32, base: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let text = std::fs::read(format!("/proc/{pid}/mountinfo")).unwrap();
     let recs = mountinfo::parse(&text, &mountinfo::ParseRules::default()).unwrap();
     recs.into_iter()
-        .filter(|m| m.mountpoint != b"/" && !m.mountpoint.starts_with(base))
-        .map(|m| (m.mountpoint, b"host".to_vec()))
+        .filter(|m| m.mountpoint() != b"/" && !m.mountpoint().starts_with(base))
+        .map(|m| (m.mountpoint().to_vec(), b"host".to_vec()))
         .collect()
 }
 
@@ -474,31 +474,31 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
         }
         assert_eq!(s(&row["maj:min"]), format!("{}:{}", m.major, m.minor).into_bytes(), "{id}");
         assert_eq!(m.root_dev, m.major << 20 | m.minor);
-        let mut fsroot = m.root.clone();
+        let mut fsroot = m.root().to_vec();
         if m.deleted {
             fsroot.extend_from_slice(b"//deleted");
         }
         assert_eq!(s(&row["fsroot"]), fsroot, "{id}");
-        assert_eq!(s(&row["target"]), m.mountpoint, "{id}");
-        let mut bracketed = m.source.clone();
+        assert_eq!(s(&row["target"]), m.mountpoint(), "{id}");
+        let mut bracketed = m.source().to_vec();
         bracketed.extend_from_slice(format!("[{}]", String::from_utf8_lossy(&fsroot)).as_bytes());
         let src = s(&row["source"]);
-        assert!(src == m.source || src == bracketed || m.source.is_empty(), "{id}: {:?}", String::from_utf8_lossy(&src));
-        assert_eq!(s(&row["fstype"]), m.fsname, "{id}");
-        assert_eq!(s(&row["vfs-options"]), m.mount_options, "{id}");
+        assert!(src == m.source() || src == bracketed || m.source().is_empty(), "{id}: {:?}", String::from_utf8_lossy(&src));
+        assert_eq!(s(&row["fstype"]), m.fsname(), "{id}");
+        assert_eq!(s(&row["vfs-options"]), m.mount_options(), "{id}");
         let propagation = flags::MS_SHARED | flags::MS_SLAVE | flags::MS_UNBINDABLE;
-        assert_eq!(m.flags & !propagation & !flags::MS_REC, flags::mount_flags(&m.mount_options).unwrap(), "{id}");
+        assert_eq!(m.flags & !propagation & !flags::MS_REC, flags::mount_flags(&m.mount_options()).unwrap(), "{id}");
         let fs_options = s(&row["fs-options"]);
-        assert_eq!(fs_options, m.super_options, "{id}");
+        assert_eq!(fs_options, m.super_options(), "{id}");
         let has = |opts: &[u8], o: &[u8]| opts.split(|&b| b == b',').any(|x| x == o);
         assert_eq!(m.sb_flags & flags::MS_RDONLY != 0, has(&fs_options, b"ro"), "{id}");
-        assert!(!has(&m.options, b"rw") && !has(&m.options, b"ro"), "{id}");
+        assert!(!has(&m.options(), b"rw") && !has(&m.options(), b"ro"), "{id}");
         let prop = s(&row["propagation"]);
         assert_eq!(has(&prop, b"shared"), m.flags & flags::MS_SHARED != 0, "{id}");
         assert_eq!(has(&prop, b"shared"), m.shared_id != 0, "{id}");
         assert_eq!(has(&prop, b"slave"), m.flags & flags::MS_SLAVE != 0, "{id}");
         assert_eq!(has(&prop, b"unbindable"), m.flags & flags::MS_UNBINDABLE != 0, "{id}");
-        if m.mountpoint.starts_with(&base) {
+        if m.mountpoint().starts_with(&base) {
             checked_in_base += 1;
             assert!(m.ext_key.is_none());
         }
@@ -509,12 +509,12 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
     let at = |rel: &[u8]| {
         let mut p = base.clone();
         p.extend_from_slice(rel);
-        ns.mounts().iter().rev().find(|m| m.mountpoint == p).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&p)))
+        ns.mounts().iter().rev().find(|m| m.mountpoint() == p).unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&p)))
     };
     let del = at(b"/del");
-    assert!(del.deleted && del.root == b"/gone");
-    assert_eq!(at(b"/bindsub").root, b"/sub");
-    assert_eq!(at(b"/t1").options, b"size=1024k,mode=751");
+    assert!(del.deleted && del.root() == b"/gone");
+    assert_eq!(at(b"/bindsub").root(), b"/sub");
+    assert_eq!(at(b"/t1").options(), b"size=1024k,mode=751");
     let (shared, peer, slave) = (at(b"/shared"), at(b"/peer"), at(b"/slave"));
     assert!(shared.shared_id != 0 && shared.shared_id == peer.shared_id);
     assert_eq!(slave.master_id, shared.shared_id);
@@ -523,13 +523,13 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
     assert_eq!(ns.mounts()[master.index].shared_id, shared.shared_id);
     let over_top = at(b"/over");
     let over_bottom = ns.by_mnt_id(over_top.parent_mnt_id).unwrap();
-    assert_eq!(over_bottom.mountpoint, over_top.mountpoint, "the overmount's parent is the mount it covers");
+    assert_eq!(over_bottom.mountpoint(), over_top.mountpoint(), "the overmount's parent is the mount it covers");
     assert_eq!(over_bottom.flags & 0xf, flags::MS_RDONLY | flags::MS_NOSUID | flags::MS_NOEXEC);
     assert_eq!(over_bottom.sb_flags, flags::MS_RDONLY);
     assert_eq!(at(b"/proc").fstype, FsType::Proc);
     assert_eq!(at(b"/unb").flags & flags::MS_UNBINDABLE, flags::MS_UNBINDABLE);
     for odd in [&b"/sp ace"[..], b"/t\tab", b"/back\\slash", b"/new\nline"] {
-        assert_eq!(at(odd).source, b"odd");
+        assert_eq!(at(odd).source(), b"odd");
     }
 
     // The image, decoded by CRIU's crit.
@@ -557,7 +557,7 @@ fn live_namespace_records_match_findmnt_and_the_image_matches_crit() {
         assert_eq!(s(&e["root"]), m.image_root());
         assert_eq!(s(&e["mountpoint"]), m.image_mountpoint());
         assert_eq!(s(&e["source"]), m.image_source());
-        assert_eq!(s(&e["options"]), m.options);
+        assert_eq!(s(&e["options"]), m.options());
         assert_eq!(e["shared_id"].as_u64().unwrap() as u32, m.shared_id);
         assert_eq!(e["master_id"].as_u64().unwrap() as u32, m.master_id);
         assert_eq!(e.get("deleted").and_then(|d| d.as_bool()).unwrap_or(false), m.deleted);
@@ -587,7 +587,7 @@ fn own_namespace_is_collected_without_validation() {
     assert!(!nss.validated(), "CRIU validates only namespaces other than its own");
     let own = &nss.namespaces()[0];
     assert_eq!(own.ns_type, NsType::Own);
-    assert_eq!(own.root().mountpoint, b"/");
+    assert_eq!(own.root().mountpoint(), b"/");
     assert_eq!(ctx.mount_namespace(own.ns_id + 100).unwrap_err().errno(), libc::ENOENT);
     assert_eq!(ctx.dump_mnt_ns(own.ns_id).unwrap_err().errno(), libc::EINVAL, "no images directory");
 }
@@ -670,7 +670,7 @@ fn criu_rslave_root_fixture() {
 fn criu_escaped_paths_fixture() {
     let ns = assert_case_image("escaped-paths/newline-proc", "mountinfo-8311.txt", "mountpoints-10.img", &[]);
     let m = ns.by_mnt_id(67).unwrap();
-    assert_eq!(m.mountpoint, b"/tmp/criu-fx/escaped-paths/x/a\nb");
+    assert_eq!(m.mountpoint(), b"/tmp/criu-fx/escaped-paths/x/a\nb");
     assert_eq!(image::entry(m).mountpoint, br"/tmp/criu-fx/escaped-paths/x/a\012b");
     assert_case_image("escaped-paths/no-newline", "mountinfo-8052.txt", "mountpoints-10.img", &[]);
     // all/: CRIU stopped at the tmpfs on the newline path (it could not
@@ -747,9 +747,9 @@ wait
     let at = |suffix: &[u8]| [base.as_slice(), suffix].concat();
     let text = std::fs::read(format!("/proc/{}/mountinfo", sh.pid())).unwrap();
     let kernel = mountinfo::parse(&text, &mountinfo::ParseRules::default()).unwrap();
-    let root_master = kernel.iter().find(|m| m.mountpoint == b"/").unwrap().master_id;
+    let root_master = kernel.iter().find(|m| m.mountpoint() == b"/").unwrap().master_id;
     assert_ne!(root_master, 0, "the root is a slave: {}", String::from_utf8_lossy(&text));
-    let bind = kernel.iter().find(|m| m.mountpoint == at(b".bind")).unwrap();
+    let bind = kernel.iter().find(|m| m.mountpoint() == at(b".bind")).unwrap();
     assert_eq!(bind.master_id, root_master, "a bind of a slave is a slave of the same master");
 
     // Without externals: refused like CRIU, at the newest slave that
@@ -758,17 +758,17 @@ wait
     let e = ctx.collect_namespaces(true).unwrap_err();
     let first = kernel.iter().rev().find(|m| m.master_id != 0 && m.master_id != root_master).unwrap();
     assert_eq!(e.errno(), libc::EXDEV, "{e}");
-    let want = format!("mount {} at {:?}", first.mnt_id, String::from_utf8_lossy(&first.mountpoint));
+    let want = format!("mount {} at {:?}", first.mnt_id, String::from_utf8_lossy(&first.mountpoint()));
     assert!(e.message().contains(&want) && e.message().contains("unreachable sharing") && e.message().contains("--external mnt[PATH]:KEY"), "{e}");
 
     // rslave-root/dump.sh's externals: each slave mount point but "/" (and
     // but our bind, which receives its master with the root).
     let mut specs: Vec<Vec<u8>> = kernel
         .iter()
-        .filter(|m| m.master_id != 0 && m.mountpoint != b"/" && m.mountpoint != at(b".bind"))
+        .filter(|m| m.master_id != 0 && m.mountpoint() != b"/" && m.mountpoint() != at(b".bind"))
         .map(|m| {
-            let key: Vec<u8> = m.mountpoint.iter().map(|&b| if b == b'/' { b'_' } else { b }).collect();
-            [&b"mnt["[..], &m.mountpoint, b"]:x", &key].concat()
+            let key: Vec<u8> = m.mountpoint().iter().map(|&b| if b == b'/' { b'_' } else { b }).collect();
+            [&b"mnt["[..], &m.mountpoint(), b"]:x", &key].concat()
         })
         .collect();
     specs.sort();
@@ -865,7 +865,7 @@ wait
     let kinds: Vec<NsType> = nss.namespaces().iter().map(|n| n.ns_type).collect();
     assert_eq!(kinds, vec![NsType::Other, NsType::Own], "the child's, then ours (CRIU's walk)");
     assert!(nss.validated());
-    assert!(nss.namespaces()[0].mounts().iter().any(|m| m.source == b"fx-child"));
+    assert!(nss.namespaces()[0].mounts().iter().any(|m| m.source() == b"fx-child"));
     assert_eq!(ctx.mount_namespaces_to_dump().unwrap(), Vec::<u32>::new());
 }
 
@@ -892,7 +892,7 @@ fn mnt_externals_match_the_real_path_or_crius_spelling() {
         let mut nss = vec![ns_of(5, &text)];
         check(&mut nss, &config).unwrap();
         let m = nss[0].by_mnt_id(3).unwrap();
-        assert_eq!((m.mountpoint.as_slice(), m.ext_key.as_deref()), (&b"/t/a\nb"[..], Some(&b"k"[..])));
+        assert_eq!((m.mountpoint(), m.ext_key.as_deref()), (&b"/t/a\nb"[..], Some(&b"k"[..])));
         assert_eq!(image::entry(m).mountpoint, br"/t/a\012b");
     }
 }
@@ -923,15 +923,15 @@ cd /
     ctx.collect_namespaces(false).unwrap();
     let nss = ctx.mount_namespaces().unwrap();
     let ns = &nss.namespaces()[0];
-    let deep = ns.mounts().iter().find(|m| m.source == b"fx-deepest").expect("the deep mount is collected");
+    let deep = ns.mounts().iter().find(|m| m.source() == b"fx-deepest").expect("the deep mount is collected");
     let mut want = sh.base.as_os_str().as_bytes().to_vec();
     for _ in 0..262 {
         want.push(b'/');
         want.extend_from_slice(&[b' '; 255]);
     }
-    assert_eq!(deep.mountpoint, want);
+    assert_eq!(deep.mountpoint(), want);
     let parent = ns.by_mnt_id(deep.parent_mnt_id).unwrap();
-    assert_eq!(parent.source, b"fx-deep");
+    assert_eq!(parent.source(), b"fx-deep");
 }
 
 /// Issue 16 item 10: mountinfo prints a root with `dentry_path`, which
@@ -965,11 +965,11 @@ rmdir "$B/gone"
     let mut ctx = Context::new(sh.pid()).unwrap();
     ctx.collect_namespaces(false).unwrap();
     let ns = &ctx.mount_namespaces().unwrap().namespaces()[0];
-    let live = ns.mounts().iter().find(|m| m.mountpoint == at(b"/m-live")).unwrap();
-    assert_eq!((live.root.as_slice(), live.deleted), (&b"/x (deleted)"[..], false));
+    let live = ns.mounts().iter().find(|m| m.mountpoint() == at(b"/m-live")).unwrap();
+    assert_eq!((live.root(), live.deleted), (&b"/x (deleted)"[..], false));
     assert_eq!((live.image_root(), image::entry(live).deleted), (&b"/x (deleted)"[..], None));
-    let gone = ns.mounts().iter().find(|m| m.mountpoint == at(b"/m-gone")).unwrap();
-    assert_eq!((gone.root.as_slice(), gone.deleted), (&b"/gone"[..], true));
+    let gone = ns.mounts().iter().find(|m| m.mountpoint() == at(b"/m-gone")).unwrap();
+    assert_eq!((gone.root(), gone.deleted), (&b"/gone"[..], true));
     let entry = image::entry(gone);
     assert_eq!(entry.deleted, Some(true));
 }

@@ -77,7 +77,7 @@ impl MountNamespace {
                     return Err(Error::malformed(format!(
                         "mount {} at {} (line {}) has no parent: mount {} is not in the namespace",
                         m.mnt_id,
-                        show(&m.mountpoint),
+                        show(&m.mountpoint()),
                         m.line,
                         m.parent_mnt_id
                     )))
@@ -145,7 +145,7 @@ impl MountNamespace {
         Err(Error::malformed(format!(
             "mount {} at {} (line {}) is not reachable from the root mount {}: its parent chain ({} -> ...) loops",
             m.mnt_id,
-            show(&m.mountpoint),
+            show(&m.mountpoint()),
             m.line,
             self.mounts[self.root].mnt_id,
             m.parent_mnt_id
@@ -216,9 +216,10 @@ impl MountNamespace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mount::mountinfo::Text;
 
     fn rec(line: usize, id: u32, parent: u32, mp: &str) -> MountRecord {
-        MountRecord { line, mnt_id: id, parent_mnt_id: parent, mountpoint: mp.as_bytes().to_vec(), root: b"/".to_vec(), ..Default::default() }
+        MountRecord { line, mnt_id: id, parent_mnt_id: parent, ..Default::default() }.with(Text::Mountpoint, mp.as_bytes()).with(Text::Root, b"/")
     }
 
     fn build(recs: Vec<MountRecord>) -> Result<MountNamespace> {

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 
 fn describe(namespaces: &[MountNamespace], r: MountRef) -> String {
     let m = &namespaces[r.ns].mounts[r.index];
-    format!("mount {} at {} in mount namespace {}", m.mnt_id, show(&m.mountpoint), namespaces[r.ns].ns_id)
+    format!("mount {} at {} in mount namespace {}", m.mnt_id, show(&m.mountpoint()), namespaces[r.ns].ns_id)
 }
 
 /// Checks every mount of every collected namespace, namespace roots
@@ -64,9 +64,9 @@ pub enum MountRefusal {
 
 /// CRIU's `ns_mountpoint` of a mount: its mount point with a leading ".".
 pub fn criu_mountpoint(m: &MountRecord) -> Vec<u8> {
-    let mut out = Vec::with_capacity(m.mountpoint.len() + 1);
+    let mut out = Vec::with_capacity(m.mountpoint().len() + 1);
     out.push(b'.');
-    out.extend_from_slice(&m.mountpoint);
+    out.extend_from_slice(&m.mountpoint());
     out
 }
 
@@ -96,7 +96,7 @@ impl MountRefusal {
                 let mut out = b"FS mnt ".to_vec();
                 out.extend_from_slice(&criu_mountpoint(m));
                 out.extend_from_slice(format!(" dev {:#x} root ", m.root_dev).as_bytes());
-                out.extend_from_slice(&m.root);
+                out.extend_from_slice(&m.root());
                 out.extend_from_slice(format!(" unsupported id {}", m.mnt_id).as_bytes());
                 out
             }
@@ -122,7 +122,7 @@ impl MountRefusal {
                 format!(
                     "{} has two children with the same mount point {}: mounts {} and {}",
                     describe(namespaces, parent),
-                    show(&get(second).mountpoint),
+                    show(&get(second).mountpoint()),
                     get(first).mnt_id,
                     get(second).mnt_id
                 ),
@@ -135,8 +135,8 @@ impl MountRefusal {
                         "{} (dev {:#x}, root {}): filesystem type {} is not supported and the mount is not external (--external mnt[PATH]:KEY, or dev[MAJ/MIN]:VAL for its device)",
                         describe(namespaces, r),
                         m.root_dev,
-                        show(&m.root),
-                        show(&m.fsname)
+                        show(&m.root()),
+                        show(&m.fsname())
                     ),
                 )
             }
@@ -147,9 +147,9 @@ impl MountRefusal {
                     format!(
                         "{} (root {} of {} {}) doesn't have a proper root mount: no mount of that filesystem's root to bind it from, and it is not external",
                         describe(namespaces, r),
-                        show(&m.root),
-                        show(&m.fsname),
-                        show(&m.source)
+                        show(&m.root()),
+                        show(&m.fsname()),
+                        show(&m.source())
                     ),
                 )
             }
@@ -174,10 +174,15 @@ pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRe
     for r in criu_order(namespaces) {
         let ns = &namespaces[r.ns];
         let m = &ns.mounts[r.index];
-        seen.clear();
         let mut collided = false;
-        for &c in ns.children(r.index) {
-            if let Some(&other) = seen.get(ns.mounts[c].mountpoint.as_slice()) {
+        let children = ns.children(r.index);
+        // Clearing a map that held the root's thousands of children costs
+        // its capacity: only a mount with two children can collide.
+        if children.len() > 1 && !seen.is_empty() {
+            seen.clear();
+        }
+        for &c in children.iter().filter(|_| children.len() > 1) {
+            if let Some(&other) = seen.get(ns.mounts[c].mountpoint()) {
                 out.push(MountRefusal::ChildrenCollision {
                     parent: r,
                     first: MountRef { ns: r.ns, index: other },
@@ -186,7 +191,7 @@ pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRe
                 collided = true;
                 break;
             }
-            seen.insert(&ns.mounts[c].mountpoint, c);
+            seen.insert(ns.mounts[c].mountpoint(), c);
         }
         if collided || sharing.is_external_bind(namespaces, r) || sharing.is_root_bind(namespaces, r) {
             continue;
@@ -199,7 +204,7 @@ pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRe
         }
         let group = &sharing.bind_groups[ns.bind_group[r.index]];
         let bindable = group.has_fsroot
-            || group.ns_roots.iter().any(|t| *t != r && m.root.starts_with(&namespaces[t.ns].mounts[t.index].root));
+            || group.ns_roots.iter().any(|t| *t != r && m.root().starts_with(&namespaces[t.ns].mounts[t.index].root()));
         if !bindable {
             out.push(MountRefusal::NoProperRoot(r));
         }
@@ -211,8 +216,8 @@ pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRe
 /// its parent (the parent's root joined with `m`'s mount point below the
 /// parent's).
 fn root_path_from_parent(parent: &MountRecord, m: &MountRecord) -> Vec<u8> {
-    let rest = m.mountpoint.get(parent.mountpoint.len()..).unwrap_or(b"");
-    let mut out = parent.root.clone();
+    let rest = m.mountpoint().get(parent.mountpoint().len()..).unwrap_or(b"");
+    let mut out = parent.root().to_vec();
     if !rest.is_empty() {
         match (out.last() == Some(&b'/'), rest[0] == b'/') {
             (true, true) => out.extend_from_slice(&rest[1..]),
@@ -249,7 +254,7 @@ fn propagation_refusals(namespaces: &[MountNamespace]) -> Vec<MountRefusal> {
             std::collections::hash_map::Entry::Occupied(o) => {
                 let (fp, fr) = *o.get();
                 let f = &namespaces[fr.ns].mounts[fr.index];
-                if fp != pr && !(sb_equal(f, m) && f.root == m.root) {
+                if fp != pr && !(sb_equal(f, m) && f.root() == m.root()) {
                     out.push(MountRefusal::PropagationMismatch { first: fr, second: r, shared_id: parent.shared_id });
                 }
             }

@@ -319,13 +319,13 @@ impl Serialize for MountView<'_> {
         o.serialize_entry("root_dev", &format_args!("{}:{}", m.major, m.minor))?;
         o.serialize_entry("parent_mnt_id", &m.parent_mnt_id)?;
         o.serialize_entry("flags", &m.flags)?;
-        bytes_entry(&mut o, "root", "root_hex", &m.root)?;
-        bytes_entry(&mut o, "mountpoint", "mountpoint_hex", &m.mountpoint)?;
-        bytes_entry(&mut o, "source", "source_hex", &m.source)?;
-        bytes_entry(&mut o, "options", "options_hex", &m.options)?;
+        bytes_entry(&mut o, "root", "root_hex", &m.root())?;
+        bytes_entry(&mut o, "mountpoint", "mountpoint_hex", &m.mountpoint())?;
+        bytes_entry(&mut o, "source", "source_hex", &m.source())?;
+        bytes_entry(&mut o, "options", "options_hex", &m.options())?;
         o.serialize_entry("shared_id", &m.shared_id)?;
         o.serialize_entry("master_id", &m.master_id)?;
-        bytes_entry(&mut o, "fsname", "fsname_hex", &m.fsname)?;
+        bytes_entry(&mut o, "fsname", "fsname_hex", &m.fsname())?;
         o.serialize_entry("deleted", &m.deleted)?;
         o.serialize_entry("sb_flags", &m.sb_flags)?;
         if let Some(key) = &m.ext_key {

@@ -353,14 +353,14 @@ fn mounts(ns: &MountNamespace, out: &mut impl Write) -> Result<(), Failure> {
         target.clear();
         target.push_str(&prefix);
         target.push_str(if top { "" } else if last { "└─" } else { "├─" });
-        let _ = write!(target, "{}", Esc(&m.mountpoint));
+        let _ = write!(target, "{}", Esc(&m.mountpoint()));
         writeln!(
             out,
             "{:<50} {:<20} {:<10} {:<30} {}",
             target,
-            Esc(&m.source),
-            Esc(&m.fsname),
-            Esc(&m.mount_options),
+            Esc(&m.source()),
+            Esc(&m.fsname()),
+            Esc(&m.mount_options()),
             propagation(m)
         )?;
         let children = ns.children(index);
