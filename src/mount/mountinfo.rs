@@ -14,6 +14,7 @@
 //! image, the records themselves hold the paths as the kernel named them.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::flags::{self, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
 use super::fstype::{AutoFs, FsType};
@@ -91,11 +92,46 @@ pub struct MountRecord {
     pub(crate) text: TextFields,
 }
 
-/// A record's byte strings in one buffer; `ends[i]` is where field i ends.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A record's byte strings: bytes `start..ends[6]` of a slab shared with
+/// the records parsed next to it; field i ends at `ends[i]`. The parser
+/// fills one slab for a few thousand records, so a record costs no
+/// allocation of its own and dropping a table frees a few slabs.
+#[derive(Clone, Default)]
 pub(crate) struct TextFields {
-    buf: Box<[u8]>,
+    /// `None` only while the parser still fills the slab (and for a
+    /// record without text).
+    slab: Option<Arc<Vec<u8>>>,
+    start: u32,
     ends: [u32; TEXT_FIELDS],
+}
+
+impl TextFields {
+    fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { self.start } else { self.ends[i - 1] };
+        match &self.slab {
+            Some(slab) => slab.get(start as usize..self.ends[i] as usize).unwrap_or_default(),
+            None => &[],
+        }
+    }
+}
+
+/// Records compare by their bytes, wherever they are stored.
+impl PartialEq for TextFields {
+    fn eq(&self, other: &TextFields) -> bool {
+        (0..TEXT_FIELDS).all(|i| self.field(i) == other.field(i))
+    }
+}
+
+impl Eq for TextFields {}
+
+impl std::fmt::Debug for TextFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        for i in 0..TEXT_FIELDS {
+            list.entry(&String::from_utf8_lossy(self.field(i)));
+        }
+        list.finish()
+    }
 }
 
 /// Root, mount point and source as CRIU 4.2 writes them into images, each
@@ -113,15 +149,13 @@ pub struct CriuSpelling {
 impl MountRecord {
     /// A field's bytes.
     pub fn text(&self, field: Text) -> &[u8] {
-        let (t, i) = (&self.text, field as usize);
-        let start = if i == 0 { 0 } else { t.ends[i - 1] as usize };
-        &t.buf[start..t.ends[i] as usize]
+        self.text.field(field as usize)
     }
 
     /// Replaces one field (copies the others: not for the parser's path).
     pub fn set_text(&mut self, field: Text, value: &[u8]) {
         let at = field as usize;
-        let mut text = Vec::with_capacity(self.text.buf.len() + value.len());
+        let mut text = Vec::new();
         let mut ends = [0u32; TEXT_FIELDS];
         for (i, end) in ends.iter_mut().enumerate() {
             if i == at {
@@ -131,7 +165,7 @@ impl MountRecord {
             }
             *end = text_len(&text);
         }
-        self.text = TextFields { buf: text.into_boxed_slice(), ends };
+        self.text = TextFields { slab: Some(Arc::new(text)), start: 0, ends };
     }
 
     /// The record with `field` set (for building records by hand).
@@ -243,29 +277,29 @@ fn text_len(text: &[u8]) -> u32 {
     u32::try_from(text.len()).unwrap_or(u32::MAX)
 }
 
-/// Builds a record's text buffer field by field, in [`Text`] order, in a
-/// scratch vector the parser reuses: the record then costs one exact
-/// allocation.
+/// Writes one record's text at the end of the slab being filled, field
+/// by field in [`Text`] order.
 pub(crate) struct TextBuilder<'a> {
     buf: &'a mut Vec<u8>,
+    start: u32,
     ends: [u32; TEXT_FIELDS],
     next: usize,
 }
 
 impl<'a> TextBuilder<'a> {
     pub(crate) fn new(buf: &'a mut Vec<u8>) -> TextBuilder<'a> {
-        buf.clear();
-        TextBuilder { buf, ends: [0; TEXT_FIELDS], next: 0 }
+        let start = text_len(buf);
+        TextBuilder { buf, start, ends: [0; TEXT_FIELDS], next: 0 }
     }
 
-    /// The field being written: what was pushed since the last `end`.
+    /// The slab, to append the current field to.
     pub(crate) fn current(&mut self) -> &mut Vec<u8> {
         self.buf
     }
 
     /// Where the current field started.
     pub(crate) fn start(&self) -> usize {
-        if self.next == 0 { 0 } else { self.ends[self.next - 1] as usize }
+        if self.next == 0 { self.start as usize } else { self.ends[self.next - 1] as usize }
     }
 
     /// Ends the current field.
@@ -279,10 +313,46 @@ impl<'a> TextBuilder<'a> {
         self.end();
     }
 
-    /// The finished buffer (every field ended).
+    /// The record's place in the slab (every field ended); the slab
+    /// itself is attached when it is frozen ([`Slab::freeze`]).
     pub(crate) fn finish(self) -> TextFields {
         debug_assert_eq!(self.next, TEXT_FIELDS);
-        TextFields { buf: Box::from(&self.buf[..]), ends: self.ends }
+        TextFields { slab: None, start: self.start, ends: self.ends }
+    }
+}
+
+/// The slab records are being written into.
+#[derive(Default)]
+pub(crate) struct Slab {
+    bytes: Vec<u8>,
+    /// The first record (index into the caller's list) written into it.
+    first: usize,
+}
+
+impl Slab {
+    /// Bytes after which a slab is frozen and a new one begun.
+    const SIZE: usize = 256 * 1024;
+
+    pub(crate) fn bytes(&mut self) -> &mut Vec<u8> {
+        if self.bytes.capacity() == 0 {
+            self.bytes.reserve(Self::SIZE);
+        }
+        &mut self.bytes
+    }
+
+    /// Whether the slab is full after the records before `next`.
+    pub(crate) fn full(&self) -> bool {
+        self.bytes.len() >= Self::SIZE
+    }
+
+    /// Hands the slab to the records written into it (`records[first..]`)
+    /// and begins a new one at `records.len()`.
+    pub(crate) fn freeze(&mut self, records: &mut [MountRecord]) {
+        let slab = Arc::new(std::mem::take(&mut self.bytes));
+        for r in records.get_mut(self.first..).unwrap_or_default() {
+            r.text.slab = Some(slab.clone());
+        }
+        self.first = records.len();
     }
 }
 
@@ -305,7 +375,7 @@ pub fn unescape(field: &[u8]) -> Vec<u8> {
 
 /// [`unescape`], appended to `out`; whether `field` had a backslash.
 pub(crate) fn unescape_into(field: &[u8], out: &mut Vec<u8>) -> bool {
-    let Some(first) = memchr::memchr(b'\\', field) else {
+    let Some(first) = find_byte(field, b'\\') else {
         out.extend_from_slice(field);
         return false;
     };
@@ -445,18 +515,68 @@ fn line_context(lineno: usize, line: &[u8]) -> String {
     format!("line {lineno} {shown:?}{more}")
 }
 
+/// The first `needle` in `hay`, eight bytes at a time: mountinfo's fields
+/// are short, and a call through memchr's dispatch costs more than the
+/// search.
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * needle as u64;
+    let mut words = hay.chunks_exact(8);
+    for (n, word) in words.by_ref().enumerate() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes) ^ pattern;
+        // A byte of w is zero where hay has the needle; the lowest set
+        // bit of this is always such a byte (carries only reach up).
+        let zero = w.wrapping_sub(LO) & !w & HI;
+        if zero != 0 {
+            return Some(n * 8 + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = words.remainder();
+    tail.iter().position(|&b| b == needle).map(|p| hay.len() - tail.len() + p)
+}
+
+/// A line's space-separated fields, as `split(' ')` gives them.
+struct Fields<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match find_byte(rest, b' ') {
+            Some(at) => {
+                self.rest = Some(&rest[at + 1..]);
+                Some(&rest[..at])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 /// Parses one line (without its newline).
 pub fn parse_line(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountRecord> {
-    parse_line_with(line, lineno, rules, &mut Vec::new())
+    let mut slab = Slab::default();
+    let mut record = [parse_line_with(line, lineno, rules, slab.bytes())?];
+    slab.freeze(&mut record);
+    let [record] = record;
+    Ok(record)
 }
 
-/// [`parse_line`] with a scratch buffer kept across lines.
-fn parse_line_with(line: &[u8], lineno: usize, rules: &ParseRules, scratch: &mut Vec<u8>) -> Result<MountRecord> {
-    parse_fields(line, lineno, rules, scratch).map_err(|e| Error::malformed(format!("{}: {}", line_context(lineno, line), e.message())))
+/// [`parse_line`], the text written into `slab`.
+fn parse_line_with(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u8>) -> Result<MountRecord> {
+    parse_fields(line, lineno, rules, slab).map_err(|e| Error::malformed(format!("{}: {}", line_context(lineno, line), e.message())))
 }
 
-fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, scratch: &mut Vec<u8>) -> Result<MountRecord> {
-    let mut fields = line.split(|&b| b == b' ');
+fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u8>) -> Result<MountRecord> {
+    let mut fields = Fields { rest: Some(line) };
     let mut next = |what: &str| -> Result<&[u8]> {
         fields.next().ok_or_else(|| Error::malformed(format!("truncated: no {what}")))
     };
@@ -505,7 +625,7 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, scratch: &mut Ve
     if let Some(extra) = fields.next() {
         return Err(Error::malformed(format!("unexpected field {:?} after the super options", String::from_utf8_lossy(extra))));
     }
-    let mut text = TextBuilder::new(scratch);
+    let mut text = TextBuilder::new(slab);
     let start = text.start();
     let mut escaped = unescape_into(root_field, text.current());
     let deleted = strip_deleted_from(text.current(), start);
@@ -557,14 +677,14 @@ pub fn parse(bytes: &[u8], rules: &ParseRules) -> Result<Vec<MountRecord>> {
 pub struct Parser<'r> {
     rules: &'r ParseRules,
     partial: Vec<u8>,
-    scratch: Vec<u8>,
+    slab: Slab,
     lineno: usize,
     records: Vec<MountRecord>,
 }
 
 impl<'r> Parser<'r> {
     pub fn new(rules: &'r ParseRules, capacity: usize) -> Parser<'r> {
-        Parser { rules, partial: Vec::new(), scratch: Vec::new(), lineno: 0, records: Vec::with_capacity(capacity) }
+        Parser { rules, partial: Vec::new(), slab: Slab::default(), lineno: 0, records: Vec::with_capacity(capacity) }
     }
 
     /// Parses every line `chunk` completes.
@@ -590,19 +710,23 @@ impl<'r> Parser<'r> {
 
     fn line(&mut self, line: &[u8]) -> Result<()> {
         self.lineno += 1;
-        self.records.push(parse_line_with(line, self.lineno, self.rules, &mut self.scratch)?);
+        self.records.push(parse_line_with(line, self.lineno, self.rules, self.slab.bytes())?);
+        if self.slab.full() {
+            self.slab.freeze(&mut self.records);
+        }
         Ok(())
     }
 
     /// The records, once the file has ended: a last line without its
     /// newline means the read was cut short.
-    pub fn finish(self) -> Result<Vec<MountRecord>> {
+    pub fn finish(mut self) -> Result<Vec<MountRecord>> {
         if !self.partial.is_empty() {
             return Err(Error::malformed(format!(
                 "{}: not terminated by a newline (truncated read?)",
                 line_context(self.lineno + 1, &self.partial)
             )));
         }
+        self.slab.freeze(&mut self.records);
         Ok(self.records)
     }
 }
@@ -613,6 +737,26 @@ mod tests {
 
     fn rules() -> ParseRules {
         ParseRules::default()
+    }
+
+    #[test]
+    fn byte_search_and_field_split_agree_with_the_slow_ones() {
+        let mut state: u64 = 7;
+        for len in 0..40 {
+            for _ in 0..50 {
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        [b' ', b'a', b'\\', 0x80, 0xa0, 0x1f, 0x21][(state >> 33) as usize % 7]
+                    })
+                    .collect();
+                for needle in [b' ', b'\\', 0x80, 0xa0] {
+                    assert_eq!(find_byte(&hay, needle), hay.iter().position(|&b| b == needle), "{hay:?} {needle}");
+                }
+                let fields: Vec<&[u8]> = Fields { rest: Some(&hay) }.collect();
+                assert_eq!(fields, hay.split(|&b| b == b' ').collect::<Vec<_>>());
+            }
+        }
     }
 
     #[test]

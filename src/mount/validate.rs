@@ -178,8 +178,9 @@ pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRe
         let children = ns.children(r.index);
         // Clearing a map that held the root's thousands of children costs
         // its capacity: only a mount with two children can collide.
-        if children.len() > 1 && !seen.is_empty() {
+        if children.len() > 1 {
             seen.clear();
+            seen.reserve(children.len());
         }
         for &c in children.iter().filter(|_| children.len() > 1) {
             if let Some(&other) = seen.get(ns.mounts[c].mountpoint()) {
