@@ -500,10 +500,21 @@ pub(crate) fn strip_deleted_from(buf: &mut Vec<u8>, start: usize) -> bool {
 }
 
 fn number(field: &[u8], what: &str) -> Result<u32> {
-    if field.is_empty() || field.len() > 10 || !field.iter().all(u8::is_ascii_digit) {
+    let mut v: u64 = 0;
+    if !field.is_empty() && field.len() <= 10 {
+        for &d in field {
+            if !d.is_ascii_digit() {
+                v = u64::MAX;
+                break;
+            }
+            v = v * 10 + (d - b'0') as u64;
+        }
+    } else {
+        v = u64::MAX;
+    }
+    if v == u64::MAX {
         return Err(Error::malformed(format!("{what} {:?} is not an unsigned decimal number", String::from_utf8_lossy(field))));
     }
-    let v: u64 = field.iter().fold(0, |acc, &d| acc * 10 + (d - b'0') as u64);
     u32::try_from(v).map_err(|_| Error::malformed(format!("{what} {v} does not fit in 32 bits")))
 }
 

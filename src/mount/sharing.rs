@@ -133,7 +133,7 @@ fn resolve_external_mounts(namespaces: &mut [MountNamespace], sharing: &mut Shar
 
 /// What makes two mounts the same superblock (CRIU's `mounts_sb_equal`
 /// before any mount is external).
-#[derive(Hash, PartialEq, Eq)]
+#[derive(Hash, PartialEq, Eq, Clone)]
 struct SbKey<'a> {
     fstype: u32,
     btrfs: bool,
@@ -197,6 +197,7 @@ fn search_bindmounts(namespaces: &mut [MountNamespace]) -> Vec<BindGroup> {
     let mut group_ids: Vec<(MountRef, usize)> = Vec::with_capacity(order.len());
     {
         let mut groups: HashMap<SbKey<'_>, usize> = HashMap::with_capacity(order.len());
+        let mut last: Option<(SbKey<'_>, usize)> = None;
         for &r in &order {
             let ns = &namespaces[r.ns];
             let m = &ns.mounts[r.index];
@@ -217,7 +218,13 @@ fn search_bindmounts(namespaces: &mut [MountNamespace]) -> Vec<BindGroup> {
                 alone,
             };
             let next = bind_groups.len();
-            let g = *groups.entry(key).or_insert(next);
+            // Neighbours are mostly binds of one superblock: the key of
+            // the mount before answers without hashing.
+            let g = match &last {
+                Some((k, g)) if *k == key => *g,
+                _ => *groups.entry(key.clone()).or_insert(next),
+            };
+            last = Some((key, g));
             if g == next {
                 bind_groups.push(BindGroup::default());
             }

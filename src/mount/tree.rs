@@ -27,7 +27,7 @@ pub struct MountNamespace {
     pub pid: i32,
     pub ns_type: NsType,
     pub(crate) mounts: Vec<MountRecord>,
-    by_id: HashMap<u32, usize>,
+    by_id: IdIndex,
     parent: Vec<Option<usize>>,
     /// Children of each mount in mount (mountinfo) order, flattened: the
     /// children of mount i are child_list[child_start[i]..child_start[i+1]].
@@ -41,6 +41,56 @@ pub struct MountNamespace {
     pub(crate) bind_group: Vec<usize>,
 }
 
+/// Mount id → index. The kernel hands out ids densely, so a table
+/// spanning few more ids than it has mounts is a plain vector (no
+/// hashing); a sparse one (ids chosen far apart) is a map.
+#[derive(Debug, Clone)]
+enum IdIndex {
+    Dense { base: u32, slots: Vec<u32> },
+    Sparse(HashMap<u32, usize>),
+}
+
+impl IdIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    fn for_ids(ids: impl Iterator<Item = u32> + Clone) -> IdIndex {
+        let n = ids.clone().count();
+        let (lo, hi) = ids.fold((u32::MAX, 0), |(lo, hi), id| (lo.min(id), hi.max(id)));
+        let span = if n == 0 { 0 } else { (hi - lo) as usize + 1 };
+        if span <= 4 * n + 64 {
+            IdIndex::Dense { base: lo.min(hi), slots: vec![Self::EMPTY; span] }
+        } else {
+            IdIndex::Sparse(HashMap::with_capacity(n))
+        }
+    }
+
+    fn get(&self, id: u32) -> Option<usize> {
+        match self {
+            IdIndex::Dense { base, slots } => {
+                let slot = *slots.get(id.checked_sub(*base)? as usize)?;
+                (slot != Self::EMPTY).then_some(slot as usize)
+            }
+            IdIndex::Sparse(map) => map.get(&id).copied(),
+        }
+    }
+
+    /// Records `id` at `index`; the caller has checked it is new.
+    fn insert(&mut self, id: u32, index: usize) {
+        match self {
+            IdIndex::Dense { base, slots } => {
+                if let Some(slot) = id.checked_sub(*base).and_then(|at| slots.get_mut(at as usize)) {
+                    // Tables are far below 4G mounts (the kernel's limit
+                    // is 100,000 a namespace by default).
+                    *slot = u32::try_from(index).unwrap_or(Self::EMPTY);
+                }
+            }
+            IdIndex::Sparse(map) => {
+                map.insert(id, index);
+            }
+        }
+    }
+}
+
 pub(crate) fn show(path: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(path))
 }
@@ -52,9 +102,9 @@ impl MountNamespace {
     /// which would make the tree unwalkable.
     pub fn build(ns_id: u32, kid: u64, pid: i32, ns_type: NsType, mounts: Vec<MountRecord>) -> Result<MountNamespace> {
         let n = mounts.len();
-        let mut by_id = HashMap::with_capacity(n);
+        let mut by_id = IdIndex::for_ids(mounts.iter().map(|m| m.mnt_id));
         for (i, m) in mounts.iter().enumerate() {
-            if let Some(&first) = by_id.get(&m.mnt_id) {
+            if let Some(first) = by_id.get(m.mnt_id) {
                 let first: &MountRecord = &mounts[first];
                 return Err(Error::malformed(format!(
                     "mount id {} appears twice (lines {} and {})",
@@ -69,7 +119,7 @@ impl MountNamespace {
         // parentless "/" in that order is the root.
         for i in (0..n).rev() {
             let m = &mounts[i];
-            let p = if m.mnt_id != m.parent_mnt_id { by_id.get(&m.parent_mnt_id).copied() } else { None };
+            let p = if m.mnt_id != m.parent_mnt_id { by_id.get(m.parent_mnt_id) } else { None };
             match p {
                 Some(p) => parent[i] = Some(p),
                 None if root.is_none() && m.is_ns_root() => root = Some(i),
@@ -193,7 +243,7 @@ impl MountNamespace {
 
     /// Index of the mount with kernel mount id `mnt_id`.
     pub fn index_of(&self, mnt_id: u32) -> Option<usize> {
-        self.by_id.get(&mnt_id).copied()
+        self.by_id.get(mnt_id)
     }
 
     pub fn by_mnt_id(&self, mnt_id: u32) -> Option<&MountRecord> {
@@ -241,6 +291,25 @@ mod tests {
         assert_eq!(ns.index_of(13), Some(3));
         assert_eq!(ns.image_order().map(|m| m.mnt_id).collect::<Vec<_>>(), vec![13, 12, 11, 10]);
         assert!(ns.children(99).is_empty());
+    }
+
+    #[test]
+    fn dense_and_sparse_ids_index_alike() {
+        for ids in [vec![10u32, 11, 12, 14], vec![5, 1_000_000, 3, 4_000_000_000], vec![]] {
+            let mut index = IdIndex::for_ids(ids.iter().copied());
+            for (i, &id) in ids.iter().enumerate() {
+                assert_eq!(index.get(id), None);
+                index.insert(id, i);
+            }
+            for (i, &id) in ids.iter().enumerate() {
+                assert_eq!(index.get(id), Some(i));
+            }
+            for absent in [0, 13, 15, 999_999, u32::MAX] {
+                assert_eq!(index.get(absent), None, "{ids:?} {absent}");
+            }
+        }
+        assert!(matches!(IdIndex::for_ids([10u32, 11, 12].into_iter()), IdIndex::Dense { .. }));
+        assert!(matches!(IdIndex::for_ids([1u32, 1 << 30].into_iter()), IdIndex::Sparse(_)));
     }
 
     #[test]

@@ -170,30 +170,20 @@ impl MountRefusal {
 /// most one (the first of the rules it breaks).
 pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRefusal> {
     let mut out = propagation_refusals(namespaces);
-    let mut seen: HashMap<&[u8], usize> = HashMap::new();
+    let mut seen: std::collections::HashMap<u64, usize, HashedKey> = Default::default();
+    let hasher = foldhash::fast::RandomState::default();
     for r in criu_order(namespaces) {
         let ns = &namespaces[r.ns];
         let m = &ns.mounts[r.index];
-        let mut collided = false;
-        let children = ns.children(r.index);
-        // Clearing a map that held the root's thousands of children costs
-        // its capacity: only a mount with two children can collide.
-        if children.len() > 1 {
-            seen.clear();
-            seen.reserve(children.len());
+        let collision = first_collision(ns, ns.children(r.index), &mut seen, &hasher);
+        if let Some((first, second)) = collision {
+            out.push(MountRefusal::ChildrenCollision {
+                parent: r,
+                first: MountRef { ns: r.ns, index: first },
+                second: MountRef { ns: r.ns, index: second },
+            });
         }
-        for &c in children.iter().filter(|_| children.len() > 1) {
-            if let Some(&other) = seen.get(ns.mounts[c].mountpoint()) {
-                out.push(MountRefusal::ChildrenCollision {
-                    parent: r,
-                    first: MountRef { ns: r.ns, index: other },
-                    second: MountRef { ns: r.ns, index: c },
-                });
-                collided = true;
-                break;
-            }
-            seen.insert(ns.mounts[c].mountpoint(), c);
-        }
+        let collided = collision.is_some();
         if collided || sharing.is_external_bind(namespaces, r) || sharing.is_root_bind(namespaces, r) {
             continue;
         }
@@ -211,6 +201,70 @@ pub fn refusals(namespaces: &[MountNamespace], sharing: &Sharing) -> Vec<MountRe
         }
     }
     out
+}
+
+/// The first child (in mount order) whose mount point an earlier child
+/// has, and that earlier child: the walk CRIU makes, remembering mount
+/// points by a 64-bit hash (seeded per process) instead of by their
+/// bytes; a hash shared by two different mount points sends the walk to
+/// the exact map.
+fn first_collision(ns: &MountNamespace, children: &[usize], seen: &mut std::collections::HashMap<u64, usize, HashedKey>, hasher: &foldhash::fast::RandomState) -> Option<(usize, usize)> {
+    use std::hash::BuildHasher;
+    if children.len() < 2 {
+        return None;
+    }
+    seen.clear();
+    seen.reserve(children.len());
+    for &c in children {
+        let mp = ns.mounts[c].mountpoint();
+        match seen.entry(hasher.hash_one(mp)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(c);
+            }
+            std::collections::hash_map::Entry::Occupied(o) if ns.mounts[*o.get()].mountpoint() == mp => return Some((*o.get(), c)),
+            std::collections::hash_map::Entry::Occupied(_) => return first_collision_exact(ns, children),
+        }
+    }
+    None
+}
+
+fn first_collision_exact(ns: &MountNamespace, children: &[usize]) -> Option<(usize, usize)> {
+    let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(children.len());
+    for &c in children {
+        if let Some(&first) = seen.get(ns.mounts[c].mountpoint()) {
+            return Some((first, c));
+        }
+        seen.insert(ns.mounts[c].mountpoint(), c);
+    }
+    None
+}
+
+/// Keys that are hashes already: used as they are.
+#[derive(Default, Clone, Copy)]
+struct HashedKey;
+
+impl std::hash::BuildHasher for HashedKey {
+    type Hasher = HashedKeyHasher;
+    fn build_hasher(&self) -> HashedKeyHasher {
+        HashedKeyHasher(0)
+    }
+}
+
+struct HashedKeyHasher(u64);
+
+impl std::hash::Hasher for HashedKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys reach here (write_u64); fold anything else in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// CRIU's `root_path_from_parent`: where `m` sits inside the filesystem of
