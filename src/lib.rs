@@ -567,6 +567,12 @@ impl Context {
         self.mount_config.auto_fs.add(names);
     }
 
+    /// How mount tables are read (mountinfo, statmount, or the faster
+    /// where it is: [`mount::Reader::Auto`], the default).
+    pub fn set_mount_reader(&mut self, reader: mount::Reader) {
+        self.mount_config.reader = reader;
+    }
+
     /// Only the mount step of `collect_namespaces`: process tree,
     /// namespace table, the user maps the mount rules need, mount
     /// namespaces (no user-namespace dump, no net). What the mount

@@ -26,6 +26,7 @@ pub mod fstype;
 pub mod image;
 pub mod mountinfo;
 pub mod sharing;
+pub mod statmount;
 pub mod tree;
 pub mod validate;
 
@@ -62,6 +63,34 @@ pub struct MountConfig {
     /// namespace, which decides devpts's "newinstance" (CRIU's kerndat).
     /// `None`: probed at each collection.
     pub own_devpts_dev: Option<u32>,
+    /// How mount tables are read (see [`Reader`]).
+    pub reader: Reader,
+}
+
+/// How a mount table is read. Both readers give the same records (but
+/// `propagate_from`, which statmount's never carry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reader {
+    /// statmount for a table whose first lines are mostly slaves (a
+    /// namespace copied and made slave: mountinfo's cost is quadratic
+    /// there), mountinfo otherwise and wherever statmount is refused.
+    #[default]
+    Auto,
+    /// mountinfo only.
+    Mountinfo,
+    /// statmount only: where it is refused, the collection fails with
+    /// the reason (for tests and measurements).
+    Statmount,
+}
+
+impl Reader {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reader::Auto => "auto",
+            Reader::Mountinfo => "mountinfo",
+            Reader::Statmount => "statmount",
+        }
+    }
 }
 
 impl MountConfig {
@@ -186,29 +215,73 @@ fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: boo
     true
 }
 
+/// The first read of a mountinfo: a few lines, enough to tell a table
+/// of slaves (see [`Reader::Auto`]) before the kernel has printed much of
+/// it.
+const PROBE: usize = 4096;
+
+/// Reads one mount table with the reader `choice` asks for; returns the
+/// records and the reader used. `live_pid` is the task when procfs is
+/// the system's (statmount reads the live kernel, not a fixture).
+fn read_table(path: &std::path::Path, live_pid: Option<i32>, rules: &ParseRules, choice: Reader, log: &Logger) -> Result<(Vec<MountRecord>, Reader)> {
+    if choice == Reader::Statmount {
+        let pid = live_pid.ok_or_else(|| Error::invalid(format!("{}: statmount reads only the live system's tables", path.display())))?;
+        return match statmount::read(pid, rules) {
+            Ok(records) => Ok((records, Reader::Statmount)),
+            Err(statmount::Outcome::Refused(why)) => Err(Error::new(libc::EOPNOTSUPP, format!("statmount of pid {pid}'s mount table: {why}"))),
+            Err(statmount::Outcome::Failed(e)) => Err(e),
+        };
+    }
+    let statmount_pid = live_pid.filter(|_| choice == Reader::Auto);
+    read_mountinfo(path, rules, |parsed| {
+        let pid = statmount_pid?;
+        let slaves = parsed.iter().filter(|m| m.master_id != 0).count();
+        if parsed.is_empty() || 2 * slaves < parsed.len() {
+            return None;
+        }
+        match statmount::read(pid, rules) {
+            Ok(records) => Some(Ok(records)),
+            Err(statmount::Outcome::Refused(why)) => {
+                log.info("mnt", format_args!("pid {pid}: a table of slaves, but statmount is refused ({why}): reading mountinfo"));
+                None
+            }
+            Err(statmount::Outcome::Failed(e)) => Some(Err(e)),
+        }
+    })
+}
+
 /// Reads and parses one mountinfo. The kernel generates the text as it
 /// is read (about half the cost of a collection), so a second thread
 /// reads the next chunk while this one parses the last; a table that
 /// fits in one read is parsed inline. The records are allocated on the
 /// calling thread, and chunk buffers are recycled: none is zeroed or
-/// faulted in twice.
-fn read_mountinfo(path: &std::path::Path, rules: &ParseRules) -> Result<Vec<MountRecord>> {
+/// faulted in twice. After the first [`PROBE`] bytes, `instead` sees the
+/// records so far and may answer with another reader's table.
+fn read_mountinfo(
+    path: &std::path::Path,
+    rules: &ParseRules,
+    instead: impl FnOnce(&[MountRecord]) -> Option<Result<Vec<MountRecord>>>,
+) -> Result<(Vec<MountRecord>, Reader)> {
     use std::sync::mpsc;
     const CHUNK: usize = 128 * 1024;
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(&e, format!("read {}", path.display())))?;
     // Parse errors name the file (read errors already do).
     let named = |e: Error| e.context(path.display());
+    let done = |parser: mountinfo::Parser<'_>| parser.finish().map(|r| (r, Reader::Mountinfo)).map_err(named);
     let mut parser = mountinfo::Parser::new(rules, CHUNK / 128);
     let mut first = vec![0u8; CHUNK];
-    let n = read_some(&mut file, &mut first, path)?;
+    let n = read_some(&mut file, &mut first[..PROBE], path)?;
     parser.feed(&first[..n]).map_err(named)?;
     if n == 0 {
-        return parser.finish().map_err(named);
+        return done(parser);
+    }
+    if let Some(table) = instead(parser.parsed()) {
+        return table.map(|r| (r, Reader::Statmount));
     }
     let n = read_some(&mut file, &mut first, path)?;
     parser.feed(&first[..n]).map_err(named)?;
     if n == 0 {
-        return parser.finish().map_err(named);
+        return done(parser);
     }
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(4);
@@ -236,7 +309,7 @@ fn read_mountinfo(path: &std::path::Path, rules: &ParseRules) -> Result<Vec<Moun
         let read = reader.join().unwrap_or_else(|_| Err(Error::new(libc::EIO, format!("read {}: the reader thread panicked", path.display()))));
         read?;
         parsed?;
-        parser.finish().map_err(named)
+        done(parser)
     })
 }
 
@@ -338,10 +411,15 @@ pub fn collect_mnt_namespaces(
     let mut namespaces = Vec::with_capacity(walked.len());
     for ns in &walked {
         let path = proc.pid_path(ns.pid, "mountinfo");
-        let built = read_mountinfo(&path, &rules.parse)
-            .and_then(|mounts| build_from_records(ns, mounts, &rules, log).with_context(|| format!("{}", path.display())))
+        let live_pid = (*proc == ProcRoot::default()).then_some(ns.pid);
+        let built = read_table(&path, live_pid, &rules.parse, config.reader, log)
+            .and_then(|(mounts, reader)| {
+                let mut built = build_from_records(ns, mounts, &rules, log).with_context(|| format!("{}", path.display()))?;
+                built.reader = reader;
+                Ok(built)
+            })
             .with_context(|| format!("mount namespace {} (pid {})", ns.id, ns.pid))?;
-        log.info("mnt", format_args!("mount namespace {} (pid {}): {} mounts", ns.id, ns.pid, built.len()));
+        log.info("mnt", format_args!("mount namespace {} (pid {}): {} mounts (read with {})", ns.id, ns.pid, built.len(), built.reader.name()));
         namespaces.push(built);
     }
     let need_to_validate = for_dump && walked.iter().any(|ns| ns.ns_type != NsType::Own);

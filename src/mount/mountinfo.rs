@@ -448,7 +448,7 @@ fn criu_spells_differently(field: &[u8]) -> bool {
 impl CriuSpelling {
     /// CRIU's spelling of the three raw fields, `None` when it is the
     /// decoded one for all of them.
-    fn of(root: &[u8], mountpoint: &[u8], source: &[u8]) -> Option<Box<CriuSpelling>> {
+    pub(crate) fn of(root: &[u8], mountpoint: &[u8], source: &[u8]) -> Option<Box<CriuSpelling>> {
         let (r, m, s) = (criu_spells_differently(root), criu_spells_differently(mountpoint), criu_spells_differently(source));
         if !(r || m || s) {
             return None;
@@ -696,6 +696,12 @@ pub struct Parser<'r> {
 impl<'r> Parser<'r> {
     pub fn new(rules: &'r ParseRules, capacity: usize) -> Parser<'r> {
         Parser { rules, partial: Vec::new(), slab: Slab::default(), lineno: 0, records: Vec::with_capacity(capacity) }
+    }
+
+    /// The records of the lines parsed so far (their text is attached
+    /// only by [`Parser::finish`]).
+    pub fn parsed(&self) -> &[MountRecord] {
+        &self.records
     }
 
     /// Parses every line `chunk` completes.

@@ -39,6 +39,8 @@ pub struct MountNamespace {
     pub(crate) master: Vec<Option<MountRef>>,
     /// Bind group (mounts of the same superblock, CRIU's `mnt_bind`).
     pub(crate) bind_group: Vec<usize>,
+    /// How the table was read (mountinfo for records built by hand).
+    pub(crate) reader: super::Reader,
 }
 
 /// Mount id → index. The kernel hands out ids densely, so a table
@@ -166,6 +168,7 @@ impl MountNamespace {
             root,
             master: vec![None; n],
             bind_group: vec![usize::MAX; n],
+            reader: super::Reader::Mountinfo,
         };
         ns.check_reachable()?;
         Ok(ns)
@@ -200,6 +203,12 @@ impl MountNamespace {
             self.mounts[self.root].mnt_id,
             m.parent_mnt_id
         )))
+    }
+
+    /// The reader the table was read with: [`super::Reader::Mountinfo`]
+    /// or [`super::Reader::Statmount`].
+    pub fn reader(&self) -> super::Reader {
+        self.reader
     }
 
     /// Mounts in mount order (mountinfo order).
