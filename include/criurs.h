@@ -260,7 +260,9 @@ typedef struct criurs_mnt_info {
   // The same as master_id (kept for callers of version 1.0, when the
   // image wrote UINT32_MAX for the root mount's own master).
   uint32_t kernel_master_id;
-  // propagate_from:N, 0 if absent.
+  // propagate_from:N, 0 if absent. CRIU ignores it; a table read with
+  // statmount (a namespace of slaves, where mountinfo's search for it
+  // costs time quadratic in the mounts) carries 0.
   uint32_t propagate_from;
   // The root had a deleted marker (stripped from `root`).
   bool deleted;

@@ -56,7 +56,7 @@
 //! // The root's mount namespace, as a tree.
 //! let mnt = ctx.namespaces()?.root_ns(NsKind::Mnt).expect("every task has one").id;
 //! let tree = ctx.mount_namespace(mnt)?;
-//! println!("{} mounts, root {}", tree.len(), String::from_utf8_lossy(&tree.root().mountpoint));
+//! println!("{} mounts, root {}", tree.len(), String::from_utf8_lossy(tree.root().mountpoint()));
 //!
 //! // Sockets of every network namespace the walk visits.
 //! let nets: Vec<u32> = ctx.namespaces()?.walk(NsKind::Net).iter().map(|n| n.id).collect();

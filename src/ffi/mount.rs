@@ -37,7 +37,9 @@ pub struct criurs_mnt_info {
     /// The same as master_id (kept for callers of version 1.0, when the
     /// image wrote UINT32_MAX for the root mount's own master).
     pub kernel_master_id: u32,
-    /// propagate_from:N, 0 if absent.
+    /// propagate_from:N, 0 if absent. CRIU ignores it; a table read with
+    /// statmount (a namespace of slaves, where mountinfo's search for it
+    /// costs time quadratic in the mounts) carries 0.
     pub propagate_from: u32,
     /// The root had a deleted marker (stripped from `root`).
     pub deleted: bool,

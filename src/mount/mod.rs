@@ -20,6 +20,10 @@
 //!   therefore mount nothing, ever: nothing can be left behind.
 //! - Cost is linear: mounts are indexed by id, peer groups and superblock
 //!   (bind) groups live in hash maps, children in a flattened table.
+//! - Two readers of a table (see [`Reader`]): mountinfo, parsed as it is
+//!   read, and listmount/statmount ([`statmount`]) for tables of slaves,
+//!   whose mountinfo the kernel prints in quadratic time. Both give the
+//!   same records.
 
 pub mod flags;
 pub mod fstype;
@@ -71,9 +75,11 @@ pub struct MountConfig {
 /// `propagate_from`, which statmount's never carry).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Reader {
-    /// statmount for a table whose first lines are mostly slaves (a
-    /// namespace copied and made slave: mountinfo's cost is quadratic
-    /// there), mountinfo otherwise and wherever statmount is refused.
+    /// mountinfo, left for statmount once the table has shown many slaves
+    /// of one master peer group (8 in its first 4 KiB, 128 later):
+    /// mountinfo prints each of them in time linear in the group, so a
+    /// copy of a namespace of N peers, made slave, costs O(N²). mountinfo
+    /// wherever statmount is refused.
     #[default]
     Auto,
     /// mountinfo only.
@@ -215,10 +221,22 @@ fn apply_type_rules(m: &mut MountRecord, devpts_dev: Option<u32>, cgroup_ns: boo
     true
 }
 
-/// The first read of a mountinfo: a few lines, enough to tell a table
-/// of slaves (see [`Reader::Auto`]) before the kernel has printed much of
-/// it.
+/// The first read of a mountinfo: a few lines, so that a table of slaves
+/// is told (see [`Reader::Auto`]) before the kernel has printed much.
 const PROBE: usize = 4096;
+
+/// Slaves of one master peer group after which mountinfo is left for
+/// statmount. Printing a slave's line searches its master's whole group
+/// (~40 ns a member here, on a ~1.5 µs line), and statmount costs ~6-9 µs
+/// a mount: statmount is cheaper from groups of ~150 members, and a
+/// namespace holding that many slaves of one group is, as a rule, a copy
+/// of a namespace where that group has as many members (bench/mounts).
+const SLAVES_OF_ONE_MASTER: u32 = 128;
+
+/// The same, in the first [`PROBE`] bytes (some 40 lines): so many slaves
+/// of one group there is a copy of such a namespace, and each of its
+/// lines may cost a search of thousands of peers.
+const SLAVES_OF_ONE_MASTER_IN_PROBE: u32 = 8;
 
 /// Reads one mount table with the reader `choice` asks for; returns the
 /// records and the reader used. `live_pid` is the task when procfs is
@@ -232,13 +250,16 @@ fn read_table(path: &std::path::Path, live_pid: Option<i32>, rules: &ParseRules,
             Err(statmount::Outcome::Failed(e)) => Err(e),
         };
     }
-    let statmount_pid = live_pid.filter(|_| choice == Reader::Auto);
-    read_mountinfo(path, rules, |parsed| {
+    let mut statmount_pid = live_pid.filter(|_| choice == Reader::Auto);
+    let mut checks = 0;
+    read_mountinfo(path, rules, |parser| {
         let pid = statmount_pid?;
-        let slaves = parsed.iter().filter(|m| m.master_id != 0).count();
-        if parsed.is_empty() || 2 * slaves < parsed.len() {
+        checks += 1;
+        let enough = if checks == 1 { SLAVES_OF_ONE_MASTER_IN_PROBE } else { SLAVES_OF_ONE_MASTER };
+        if parser.most_slaves_of_one_master() < enough {
             return None;
         }
+        statmount_pid = None;
         match statmount::read(pid, rules) {
             Ok(records) => Some(Ok(records)),
             Err(statmount::Outcome::Refused(why)) => {
@@ -255,12 +276,13 @@ fn read_table(path: &std::path::Path, live_pid: Option<i32>, rules: &ParseRules,
 /// reads the next chunk while this one parses the last; a table that
 /// fits in one read is parsed inline. The records are allocated on the
 /// calling thread, and chunk buffers are recycled: none is zeroed or
-/// faulted in twice. After the first [`PROBE`] bytes, `instead` sees the
-/// records so far and may answer with another reader's table.
+/// faulted in twice. After the first [`PROBE`] bytes and after each chunk,
+/// `instead` sees the parser and may answer with another reader's table
+/// (mountinfo is then left unread).
 fn read_mountinfo(
     path: &std::path::Path,
     rules: &ParseRules,
-    instead: impl FnOnce(&[MountRecord]) -> Option<Result<Vec<MountRecord>>>,
+    mut instead: impl FnMut(&mountinfo::Parser<'_>) -> Option<Result<Vec<MountRecord>>>,
 ) -> Result<(Vec<MountRecord>, Reader)> {
     use std::sync::mpsc;
     const CHUNK: usize = 128 * 1024;
@@ -275,13 +297,16 @@ fn read_mountinfo(
     if n == 0 {
         return done(parser);
     }
-    if let Some(table) = instead(parser.parsed()) {
+    if let Some(table) = instead(&parser) {
         return table.map(|r| (r, Reader::Statmount));
     }
     let n = read_some(&mut file, &mut first, path)?;
     parser.feed(&first[..n]).map_err(named)?;
     if n == 0 {
         return done(parser);
+    }
+    if let Some(table) = instead(&parser) {
+        return table.map(|r| (r, Reader::Statmount));
     }
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(4);
@@ -298,15 +323,23 @@ fn read_mountinfo(
             }
         });
         let mut parsed = Ok(());
+        let mut other = None;
         for (buf, n) in full_rx.iter() {
             parsed = parser.feed(&buf[..n]).map_err(named);
             if parsed.is_err() {
+                break;
+            }
+            other = instead(&parser);
+            if other.is_some() {
                 break;
             }
             let _ = empty_tx.send(buf);
         }
         drop(full_rx);
         let read = reader.join().unwrap_or_else(|_| Err(Error::new(libc::EIO, format!("read {}: the reader thread panicked", path.display()))));
+        if let Some(table) = other {
+            return table.map(|r| (r, Reader::Statmount));
+        }
         read?;
         parsed?;
         done(parser)

@@ -575,18 +575,34 @@ impl<'a> Iterator for Fields<'a> {
 /// Parses one line (without its newline).
 pub fn parse_line(line: &[u8], lineno: usize, rules: &ParseRules) -> Result<MountRecord> {
     let mut slab = Slab::default();
-    let mut record = [parse_line_with(line, lineno, rules, slab.bytes())?];
+    let mut record = [parse_line_with(line, lineno, rules, slab.bytes(), &mut Memo::default())?];
     slab.freeze(&mut record);
     let [record] = record;
     Ok(record)
 }
 
 /// [`parse_line`], the text written into `slab`.
-fn parse_line_with(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u8>) -> Result<MountRecord> {
-    parse_fields(line, lineno, rules, slab).map_err(|e| Error::malformed(format!("{}: {}", line_context(lineno, line), e.message())))
+fn parse_line_with(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u8>, memo: &mut Memo) -> Result<MountRecord> {
+    parse_fields(line, lineno, rules, slab, memo).map_err(|e| Error::malformed(format!("{}: {}", line_context(lineno, line), e.message())))
 }
 
-fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u8>) -> Result<MountRecord> {
+/// What the line before made of its option and type fields: neighbours
+/// mostly repeat them (binds of one filesystem), and a repeat costs a
+/// comparison instead of a parse.
+#[derive(Default)]
+struct Memo {
+    mount_options: Option<(Vec<u8>, u32)>,
+    fsname: Option<(Vec<u8>, FsType)>,
+    /// Super options, sb_flags, CRIU's options.
+    super_options: Option<(Vec<u8>, u32, Vec<u8>)>,
+}
+
+fn remember(slot: &mut Vec<u8>, bytes: &[u8]) {
+    slot.clear();
+    slot.extend_from_slice(bytes);
+}
+
+fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u8>, memo: &mut Memo) -> Result<MountRecord> {
     let mut fields = Fields { rest: Some(line) };
     let mut next = |what: &str| -> Result<&[u8]> {
         fields.next().ok_or_else(|| Error::malformed(format!("truncated: no {what}")))
@@ -607,7 +623,16 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u
     if root_field.is_empty() || mountpoint_field.is_empty() || mount_options.is_empty() {
         return Err(Error::malformed("empty root, mount point or options field"));
     }
-    let mut flags = flags::mount_flags(mount_options)?;
+    let mut flags = match &mut memo.mount_options {
+        Some((raw, flags)) if raw.as_slice() == mount_options => *flags,
+        slot => {
+            let flags = flags::mount_flags(mount_options)?;
+            let (mut raw, _) = slot.take().unwrap_or_default();
+            remember(&mut raw, mount_options);
+            *slot = Some((raw, flags));
+            flags
+        }
+    };
     let (mut shared_id, mut master_id, mut propagate_from) = (0, 0, 0);
     loop {
         let tag = fields.next().ok_or_else(|| Error::malformed("no \" - \" separator before the filesystem type"))?;
@@ -648,7 +673,31 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u
     escaped |= unescape_into(source, text.current());
     text.end();
     text.push(super_options);
-    let sb_flags = flags::super_options_into(super_options, rules.ids.as_ref(), text.current());
+    let sb_flags = match &mut memo.super_options {
+        Some((raw, sb_flags, options)) if raw.as_slice() == super_options => {
+            text.current().extend_from_slice(options);
+            *sb_flags
+        }
+        slot => {
+            let at = text.current().len();
+            let sb_flags = flags::super_options_into(super_options, rules.ids.as_ref(), text.current());
+            let (mut raw, _, mut options) = slot.take().unwrap_or_default();
+            remember(&mut raw, super_options);
+            remember(&mut options, &text.current()[at..]);
+            *slot = Some((raw, sb_flags, options));
+            sb_flags
+        }
+    };
+    let fstype = match &mut memo.fsname {
+        Some((raw, fstype)) if raw.as_slice() == fsname => *fstype,
+        slot => {
+            let fstype = FsType::from_kernel_name(fsname, &rules.auto_fs);
+            let (mut raw, _) = slot.take().unwrap_or_default();
+            remember(&mut raw, fsname);
+            *slot = Some((raw, fstype));
+            fstype
+        }
+    };
     text.end();
     let text = text.finish();
     Ok(MountRecord {
@@ -663,7 +712,7 @@ fn parse_fields(line: &[u8], lineno: usize, rules: &ParseRules, slab: &mut Vec<u
         shared_id,
         master_id,
         propagate_from,
-        fstype: FsType::from_kernel_name(fsname, &rules.auto_fs),
+        fstype,
         sb_flags,
         ext_key: None,
         internal_sharing: false,
@@ -689,13 +738,22 @@ pub struct Parser<'r> {
     rules: &'r ParseRules,
     partial: Vec<u8>,
     slab: Slab,
+    memo: Memo,
+    /// Slaves seen per master peer group, and the most of one group.
+    masters: foldhash::HashMap<u32, u32>,
+    most_slaves: u32,
     lineno: usize,
     records: Vec<MountRecord>,
 }
 
 impl<'r> Parser<'r> {
     pub fn new(rules: &'r ParseRules, capacity: usize) -> Parser<'r> {
-        Parser { rules, partial: Vec::new(), slab: Slab::default(), lineno: 0, records: Vec::with_capacity(capacity) }
+        Parser { rules, partial: Vec::new(), slab: Slab::default(), memo: Memo::default(), masters: Default::default(), most_slaves: 0, lineno: 0, records: Vec::with_capacity(capacity) }
+    }
+
+    /// The largest number of slaves of one master peer group so far.
+    pub fn most_slaves_of_one_master(&self) -> u32 {
+        self.most_slaves
     }
 
     /// The records of the lines parsed so far (their text is attached
@@ -727,7 +785,13 @@ impl<'r> Parser<'r> {
 
     fn line(&mut self, line: &[u8]) -> Result<()> {
         self.lineno += 1;
-        self.records.push(parse_line_with(line, self.lineno, self.rules, self.slab.bytes())?);
+        let record = parse_line_with(line, self.lineno, self.rules, self.slab.bytes(), &mut self.memo)?;
+        if record.master_id != 0 {
+            let n = self.masters.entry(record.master_id).or_insert(0);
+            *n += 1;
+            self.most_slaves = self.most_slaves.max(*n);
+        }
+        self.records.push(record);
         if self.slab.full() {
             self.slab.freeze(&mut self.records);
         }
