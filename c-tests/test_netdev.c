@@ -6,7 +6,6 @@
  * never changes namespace. */
 #include <criurs.h>
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "images.h"
 #include "tap.h"
 
 static unsigned long net_ns_now(void)
@@ -40,18 +40,6 @@ static int setup(void)
 static int bytes_are(const uint8_t *p, size_t len, const char *s)
 {
 	return len == strlen(s) && p && memcmp(p, s, len) == 0;
-}
-
-static size_t files_in(const char *dir)
-{
-	size_t n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
 }
 
 int main(void)
@@ -175,8 +163,8 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/%s-%u.img", dir, names[i], net_id);
 		all &= stat(path, &st) == 0;
 	}
-	size_t files = files_in(dir);
-	ok(all && files == 7, "the seven images of the namespace (%zu files)", files);
+	int files = count_files(dir);
+	ok(all && files == 7, "the seven images of the namespace (%d files)", files);
 
 	/* A link CRIU cannot dump: refused, with its reason, nothing written. */
 	char cmd[256];
@@ -188,7 +176,7 @@ int main(void)
 	ok(rc == -EOPNOTSUPP && strstr(criurs_ctx_last_error(ctx), "Unsupported link") &&
 		   strstr(criurs_ctx_last_error(ctx), "kind vxlan"),
 	   "vxlan refused: %s", criurs_ctx_last_error(ctx));
-	ok(files_in(dir2) == 0, "nothing written for a refused dump");
+	ok(count_files(dir2) == 0, "nothing written for a refused dump");
 	ok(criurs_collect_net_config(ctx, net_id) == 0 && criurs_net_link_count(ctx, net_id, &n) == 0 && n == 4,
 	   "still shown: four links");
 	for (size_t i = 0; i < n; i++)
