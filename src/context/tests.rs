@@ -23,23 +23,26 @@ fn collects_own_process_as_own_namespaces() {
     assert_eq!(ctx.namespace(mnt.id, NsKind::Net).unwrap_err().errno(), libc::EINVAL);
 }
 
-/// A tree on a fake procfs: root 100 in a user and a mount namespace
-/// of its own, with maps and a one-line mountinfo.
-fn fake_tree(d: &Path) {
-    use crate::testing::{fake_ns, fake_task};
+/// A tree on a fake procfs: its root (returned, a pid no task has) in a
+/// user and a mount namespace of its own, with maps and a one-line
+/// mountinfo.
+fn fake_tree(d: &Path) -> i32 {
+    use crate::testing::{fake_ns, fake_pid, fake_task};
+    let root = fake_pid(100);
     fake_ns(d, "thread-self", &[(NsKind::Mnt, 5), (NsKind::User, 6)]);
-    fake_task(d, 100, 'S', &[]);
-    fake_ns(d, "100", &[(NsKind::Mnt, 15), (NsKind::User, 16)]);
-    std::fs::write(d.join("100/uid_map"), "0 100000 65536\n").unwrap();
-    std::fs::write(d.join("100/gid_map"), "0 100000 65536\n").unwrap();
-    std::fs::write(d.join("100/mountinfo"), "1 0 0:40 / / rw,relatime - tmpfs t rw,uid=100005\n").unwrap();
+    fake_task(d, root, 'S', &[]);
+    fake_ns(d, &root.to_string(), &[(NsKind::Mnt, 15), (NsKind::User, 16)]);
+    std::fs::write(d.join(format!("{root}/uid_map")), "0 100000 65536\n").unwrap();
+    std::fs::write(d.join(format!("{root}/gid_map")), "0 100000 65536\n").unwrap();
+    std::fs::write(d.join(format!("{root}/mountinfo")), "1 0 0:40 / / rw,relatime - tmpfs t rw,uid=100005\n").unwrap();
+    root
 }
 
 #[test]
 fn a_failed_collection_leaves_nothing_of_the_one_before() {
     let d = crate::testing::temp_dir("stale");
-    fake_tree(&d);
-    let mut ctx = Context::with_proc_root(100, ProcRoot::new(&d)).unwrap();
+    let root = fake_tree(&d);
+    let mut ctx = Context::with_proc_root(root, ProcRoot::new(&d)).unwrap();
     ctx.collect_namespaces(false).unwrap();
     let user = ctx.namespaces().unwrap().root_ns(NsKind::User).unwrap().id;
     let mnt = ctx.namespaces().unwrap().root_ns(NsKind::Mnt).unwrap().id;
@@ -48,7 +51,7 @@ fn a_failed_collection_leaves_nothing_of_the_one_before() {
     assert_eq!(ctx.mount_namespace(mnt).unwrap().root().options, b"uid=5");
     // The root's mountinfo turns bad: the next collection gets past the
     // user step and fails in the mount step.
-    std::fs::write(d.join("100/mountinfo"), "not a mountinfo line\n").unwrap();
+    std::fs::write(d.join(format!("{root}/mountinfo")), "not a mountinfo line\n").unwrap();
     assert_eq!(ctx.collect_namespaces(false).unwrap_err().errno(), libc::EBADMSG);
     assert_eq!(ctx.namespaces().unwrap_err().errno(), libc::ENODATA);
     assert_eq!(ctx.tree().unwrap_err().errno(), libc::ENODATA);
@@ -58,7 +61,7 @@ fn a_failed_collection_leaves_nothing_of_the_one_before() {
     assert_eq!(ctx.mount_namespace(mnt).unwrap_err().errno(), libc::ENODATA);
     assert_eq!(ctx.net_namespaces().unwrap_err().errno(), libc::ENODATA);
     // A good collection again brings everything back.
-    std::fs::write(d.join("100/mountinfo"), "1 0 0:40 / / rw,relatime - tmpfs t rw\n").unwrap();
+    std::fs::write(d.join(format!("{root}/mountinfo")), "1 0 0:40 / / rw,relatime - tmpfs t rw\n").unwrap();
     ctx.collect_namespaces(false).unwrap();
     assert_eq!(ctx.user_maps(user).unwrap().gid_map.len(), 1);
     std::fs::remove_dir_all(&d).unwrap();
