@@ -137,6 +137,12 @@ impl Context {
             .ok_or_else(|| Error::invalid("no images directory set on the context"))
     }
 
+    /// An empty batch of images for the images directory (holding its own
+    /// duplicate of the fd, so the context stays free to change).
+    fn new_batch(&self) -> Result<image::Batch> {
+        image::Batch::new(self.images_dir()?)
+    }
+
     /// CRIU's `collect_namespaces(for_dump)`: walk the tree, build the
     /// namespace table, then run the user, mount and net collectors in
     /// that order. On failure the context keeps nothing from this call.

@@ -3,7 +3,7 @@
 
 use std::os::fd::AsFd;
 
-use crate::{image, netdev, ns, Context, Error, NsKind, NsType, Result};
+use crate::{netdev, ns, Context, Error, NsKind, NsType, Result};
 
 use super::not_collected;
 
@@ -35,10 +35,9 @@ impl Context {
                 "net namespace {ns_id} is the caller's own: CRIU dumps only the tree's namespaces"
             )));
         }
-        let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
+        let mut batch = self.new_batch()?;
         let config = self.read_net_config(ns_id, true)?;
         let images = config.images()?;
-        let mut batch = image::Batch::new(dir.as_fd())?;
         for (name, bytes) in &images {
             batch.add(name, bytes)?;
         }

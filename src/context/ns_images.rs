@@ -1,9 +1,7 @@
 //! The ids, uts, time and ipc namespace images (and the net arm of
 //! `dump_namespaces`).
 
-use std::os::fd::AsFd;
-
-use crate::{image, nsimg, Context, Error, Result};
+use crate::{image, nsimg, Context, Result};
 
 impl Context {
     /// Reads what CRIU's `dump_namespaces` and per-task ids write (see
@@ -34,8 +32,7 @@ impl Context {
     /// nothing. Returns the names written, and keeps what it read for the
     /// getters.
     pub fn dump_namespaces(&mut self) -> Result<Vec<String>> {
-        let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
-        let mut batch = image::Batch::new(dir.as_fd())?;
+        let mut batch = self.new_batch()?;
         self.stage_namespaces(&mut batch)?;
         let names = self.commit(batch)?;
         self.log.info("nsimg", format_args!("wrote {} namespace and ids images", names.len()));

@@ -1,7 +1,5 @@
 //! Socket images: files.img, sk-queues.img and fdinfo-N.img.
 
-use std::os::fd::AsFd;
-
 use crate::{files, image, nsimg, pstree, Context, Error, NsEntry, NsKind, Result};
 
 impl Context {
@@ -24,8 +22,7 @@ impl Context {
     /// first when the collection did not. CRIU's refusals (-EOPNOTSUPP,
     /// naming task, fd and socket) and every failure leave no image.
     pub fn dump_sockets(&mut self, only: Option<i32>) -> Result<Vec<String>> {
-        let dir = self.images_dir()?.try_clone_to_owned().map_err(|e| Error::io(&e, "duplicate the images directory fd"))?;
-        let mut batch = image::Batch::new(dir.as_fd())?;
+        let mut batch = self.new_batch()?;
         self.stage_sockets(only, &mut batch)?;
         self.commit(batch)
     }
