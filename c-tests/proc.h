@@ -1,11 +1,12 @@
-/* Helpers the C tests share for writing /proc files (a child's maps,
- * sysctls). */
+/* Helpers the C tests share for /proc: writing its files (a child's maps,
+ * sysctls), and the inodes it names namespaces and sockets by. */
 #ifndef CRIURS_TEST_PROC_H
 #define CRIURS_TEST_PROC_H
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -27,6 +28,23 @@ static inline int write_proc_file(pid_t pid, const char *name, const char *text)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	return write_file(path, text);
+}
+
+/* The inode of the calling thread's network namespace (0 if unknown):
+ * unchanged by a call that must not move the caller. */
+static inline unsigned long net_ns_now(void)
+{
+	struct stat st;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/ns/net", (long)gettid());
+	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/* The inode of an open fd: for a socket, INO in /proc's socket:[INO]. */
+static inline unsigned long ino_of(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
 }
 
 #endif

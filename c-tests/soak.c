@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "images.h"
 #include "tap.h"
-#include "userns_child.h"
 
 static int count_fds(void)
 {
@@ -125,7 +125,7 @@ int main(void)
 	ok(fds_bad == 0, "open fds flat at %d (%d cycles differed)", fds_first, fds_bad);
 	ok(rss_max - rss_warm < 1024, "RSS flat: %ld KiB at cycle 100, at most %ld KiB after", rss_warm, rss_max);
 
-	stop_userns_child(hold, root);
+	stop_child(hold, root);
 	rmdir(dir);
 	return tap_done();
 }

@@ -15,19 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "images.h"
+#include "proc.h"
 #include "tap.h"
 
-static unsigned long net_ns_now(void)
+static int setup(void *unused)
 {
-	struct stat st;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/ns/net", (long)gettid());
-	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
-}
-
-static int setup(void)
-{
+	(void)unused;
 	if (unshare(CLONE_NEWNET))
 		return -1;
 	return system("ip link set lo up && ip addr add 10.11.12.13/8 dev lo && "
@@ -44,26 +39,9 @@ static int bytes_are(const uint8_t *p, size_t len, const char *s)
 
 int main(void)
 {
-	int report[2], hold[2];
-	if (pipe(report) || pipe(hold))
-		return 1;
-	pid_t child = fork();
-	if (child == 0) {
-		close(report[0]);
-		close(hold[1]);
-		int rc = setup();
-		if (write(report[1], &rc, sizeof(rc)) != sizeof(rc))
-			_exit(2);
-		char b;
-		while (read(hold[0], &b, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(report[1]);
-	close(hold[0]);
-	int made = -1;
-	ssize_t got = read(report[0], &made, sizeof(made));
-	ok(got == sizeof(made) && made == 0, "child made its network (%d)", made);
+	int hold[2], made = -1;
+	pid_t child = start_held_child(setup, NULL, 0, &made, hold);
+	ok(child > 0 && made == 0, "child made its network (%d)", made);
 
 	unsigned long ns_before = net_ns_now();
 	criurs_ctx *ctx = NULL;
@@ -188,8 +166,6 @@ int main(void)
 	criurs_ctx_free(ctx);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, dir2);
 	ok(system(cmd) == 0, "images directories removed");
-	close(hold[1]);
-	int status;
-	ok(waitpid(child, &status, 0) == child, "child ended");
+	ok(stop_child(hold, child) != -1, "child ended");
 	return tap_done();
 }

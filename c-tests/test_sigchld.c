@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "tap.h"
-#include "userns_child.h"
 
 static volatile sig_atomic_t reaped;
 
@@ -107,7 +107,7 @@ int main(void)
 	ok(images == 1, "one userns-N.img written (%d)", images);
 
 	signal(SIGCHLD, SIG_DFL);
-	stop_userns_child(hold, root);
+	stop_child(hold, root);
 	rmdir(dir);
 	return tap_done();
 }

@@ -13,9 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "images.h"
 #include "tap.h"
-#include "userns_child.h"
 
 /* The child's maps, and the extents criurs must read back from them. */
 #define UID_MAP "0 100000 10\n10 200000 5\n100 300000 1000\n"
@@ -118,7 +118,7 @@ int main(void)
 	ok(criurs_dump_user_ns(NULL, c, 1) == -EINVAL, "NULL context: -EINVAL");
 
 	/* A pid that is gone by the time its maps are read. */
-	stop_userns_child(hold, c);
+	stop_child(hold, c);
 	unlink(img);
 	rc = criurs_dump_user_ns(ctx, c, 4242);
 	ok(rc == -ESRCH && count_files(dir) == 0, "exited pid: -ESRCH, nothing written (%s)", criurs_ctx_last_error(ctx));
@@ -155,7 +155,7 @@ int main(void)
 		if (!good)
 			fprintf(stderr, "# read-only: %d %s\n", r, criurs_ctx_last_error(kc));
 		criurs_ctx_free(kc);
-		stop_userns_child(h, u);
+		stop_child(h, u);
 		_exit(good ? 0 : 1);
 	}
 	waitpid(k, &status, 0);
