@@ -130,6 +130,10 @@ impl SocketTable {
     }
 }
 
+/// The most sockets a table reserves room for ahead (some 200 MiB): a
+/// count from the namespace is a hint, not a promise.
+pub const MAX_RESERVED: usize = 2 << 20;
+
 /// Builds a table socket by socket, in order, indexing as it goes, so the
 /// index of the big unix dump is built while the kernel still dumps.
 /// Inode 0 (orphaned TCP sockets) is listed but not indexed; a repeated
@@ -147,6 +151,20 @@ pub struct TableBuilder {
 impl TableBuilder {
     pub fn excluding(inodes: Vec<u32>) -> TableBuilder {
         TableBuilder { excluded: inodes, ..Default::default() }
+    }
+
+    /// As [`excluding`](Self::excluding), with room for `capacity`
+    /// sockets (at most [`MAX_RESERVED`]; the table grows past it as
+    /// needed): the records and the index are not regrown and rehashed
+    /// while the dump arrives.
+    pub fn with_capacity(inodes: Vec<u32>, capacity: usize) -> TableBuilder {
+        let capacity = capacity.min(MAX_RESERVED);
+        TableBuilder {
+            sockets: Vec::with_capacity(capacity),
+            index: InoMap::with_capacity_and_hasher(capacity, Default::default()),
+            excluded: inodes,
+            ..Default::default()
+        }
     }
 
     /// Adds one socket unless its inode is excluded or already listed;

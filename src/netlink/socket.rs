@@ -62,6 +62,10 @@ pub struct NlSocket {
     port: u32,
     seq: u32,
     buf: Vec<u8>,
+    /// The receive buffer's length for every recvmsg: never less than any
+    /// passed before, since the kernel sizes a dump's datagrams by the
+    /// largest (netlink_recvmsg's max_recvmsg_len only grows).
+    room: usize,
     sizing: Sizing,
 }
 
@@ -106,7 +110,7 @@ impl NlSocket {
         let name = protocol.name;
         let mut socket = Socket::new(protocol.number).map_err(|e| Error::io(&e, format!("create a {name} netlink socket")))?;
         let addr = socket.bind_auto().map_err(|e| Error::io(&e, format!("bind the {name} netlink socket")))?;
-        Ok(NlSocket { socket, protocol, port: addr.port_number(), seq: 0, buf: Vec::with_capacity(capacity), sizing })
+        Ok(NlSocket { socket, protocol, port: addr.port_number(), seq: 0, buf: Vec::with_capacity(capacity), room: capacity, sizing })
     }
 
     /// A socket that receives straight into a `capacity`-byte buffer
@@ -171,6 +175,18 @@ impl NlSocket {
     /// possibly on another thread, so parsing overlaps the kernel's work
     /// of filling the next datagram.
     pub fn dump_datagrams(&mut self, req: &Request, on_datagram: &mut dyn FnMut(u32, &[u8])) -> Result<()> {
+        self.dump_datagram_buffers(req, &mut |seq, datagram| {
+            on_datagram(seq, &datagram);
+            Some(datagram)
+        })
+    }
+
+    /// As [`dump_datagrams`](Self::dump_datagrams), handing each datagram
+    /// over in the buffer it was received in (its length is the
+    /// datagram's), so that another thread can parse it without a copy.
+    /// `on_datagram` gives back a buffer to receive the next one into (an
+    /// emptied one it is done with), or none for a new one.
+    pub fn dump_datagram_buffers(&mut self, req: &Request, on_datagram: &mut dyn FnMut(u32, Vec<u8>) -> Option<Vec<u8>>) -> Result<()> {
         if req.exchange != Exchange::Dump {
             return Err(Error::invalid(format!("the {} query is not a dump", req.kind.name)));
         }
@@ -180,9 +196,9 @@ impl NlSocket {
             if !from_kernel {
                 continue;
             }
-            let datagram = &self.buf[..len];
-            let last = ends_dump(&req.kind, datagram, seq, self.port)?;
-            on_datagram(seq, datagram);
+            let last = ends_dump(&req.kind, &self.buf[..len], seq, self.port)?;
+            let full = std::mem::take(&mut self.buf);
+            self.buf = on_datagram(seq, full).unwrap_or_default();
             if last {
                 return Ok(());
             }
@@ -225,10 +241,12 @@ impl NlSocket {
             let mut empty: &mut [u8] = &mut [];
             let (size, _) = retry(|| self.socket.recv_from(&mut empty, flags | libc::MSG_PEEK | libc::MSG_TRUNC))
                 .map_err(|e| Error::io(&e, format!("size a {name} reply")))?;
-            if size > self.buf.capacity() {
-                self.buf.reserve(size);
-            }
+            self.room = self.room.max(size);
         }
+        self.buf.clear();
+        self.buf.reserve(self.room);
+        // recvmsg is given the whole capacity, which may be more.
+        self.room = self.buf.capacity();
         let buf = &mut self.buf;
         let (got, from) = retry(|| {
             buf.clear();
@@ -242,7 +260,7 @@ impl NlSocket {
                 return Ok((0, false));
             }
             self.sizing = Sizing::Peek;
-            self.buf.reserve(got);
+            self.room = self.room.max(got);
             return Err(Error::new(
                 libc::EMSGSIZE,
                 format!("{name} reply of {got} bytes truncated to the {kept}-byte receive buffer: the rest of that reply is lost"),
