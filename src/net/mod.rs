@@ -369,11 +369,12 @@ fn parse_datagrams(pipe: &pipe::Pipe, port: u32, req: DiagRequest, table: &mut T
     while pipe.take(&mut batch) {
         while let Some((seq, datagram)) = batch.pop_front() {
             let done = process_datagram(&kind, &datagram, seq, port, &mut |payload| {
-                table.push(req.parse(payload, unknown)?);
+                table.push_deferred(req.parse(payload, unknown)?);
                 Ok(())
             })?;
             pipe.give_back(datagram);
             if done {
+                table.flush();
                 return Ok(());
             }
         }
