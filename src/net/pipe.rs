@@ -14,7 +14,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Datagrams queued before the parser is woken (the last ones of a dump
 /// wake it at once, when the receiver closes the pipe).
-const BATCH: usize = 4;
+const BATCH: usize = 8;
 
 /// One datagram: the dump's sequence number and its bytes.
 pub(crate) type Datagram = (u32, Vec<u8>);

@@ -286,6 +286,9 @@ pub struct TableBuilder {
     /// indexed a chunk at a time, in slot order (see `flush`).
     pending: Vec<u64>,
     scratch: Vec<u64>,
+    /// A unix listener with waiting connections was listed: only then
+    /// can `finish` have in-flight connections to resolve.
+    icons: bool,
 }
 
 /// Sockets listed before their inodes are indexed as one sweep: the
@@ -325,6 +328,7 @@ impl TableBuilder {
                 return false;
             }
         }
+        self.icons |= has_icons(&socket);
         self.sockets.push(socket);
         true
     }
@@ -340,6 +344,7 @@ impl TableBuilder {
             }
             self.pending.push((socket.ino as u64) << 32 | self.sockets.len() as u64);
         }
+        self.icons |= has_icons(&socket);
         self.sockets.push(socket);
         if self.pending.len() >= CHUNK {
             self.flush();
@@ -412,9 +417,15 @@ impl TableBuilder {
     pub fn finish(mut self, families: Vec<FamilyStatus>) -> SocketTable {
         self.flush();
         self.sockets.shrink_to_fit();
-        resolve_in_flight(&mut self.sockets);
+        if self.icons {
+            resolve_in_flight(&mut self.sockets);
+        }
         SocketTable { sockets: self.sockets, index: self.index, families, duplicates: self.duplicates }
     }
+}
+
+fn has_icons(socket: &Socket) -> bool {
+    matches!(&socket.detail, Detail::Unix(u) if !u.icons.is_empty())
 }
 
 /// CRIU's in-flight rule (`dump_one_unix_fd` through the listeners'
