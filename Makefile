@@ -21,6 +21,8 @@ CFLAGS_STRICT := -std=gnu11 -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-p
 C_TESTS := $(patsubst c-tests/%.c,$(RELEASE)/c-tests/%,$(wildcard c-tests/test_*.c))
 C_TESTS_SAN := $(patsubst c-tests/%.c,$(RELEASE)/c-tests-san/%,$(wildcard c-tests/test_*.c))
 C_LINK  := -L$(RELEASE) -lcriurs -Wl,-rpath,$(abspath $(RELEASE))
+# Every header in c-tests/ is a helper the C tests share.
+C_TEST_HEADERS := $(wildcard c-tests/*.h)
 
 .PHONY: all deps lib header header-check check check-all doc test-rust test-c test-c-san test-c-valgrind test-soak \
 	install-check test-demo test-examples demo install uninstall clean bench examples examples-rust examples-go \
@@ -51,11 +53,11 @@ header-check:
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked
 
-$(RELEASE)/c-tests/%: c-tests/%.c c-tests/tap.h c-tests/proc.h include/criurs.h lib
+$(RELEASE)/c-tests/%: c-tests/%.c $(C_TEST_HEADERS) include/criurs.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_STRICT) -Iinclude -o $@ $< $(C_LINK) -ldl -lpthread
 
-$(RELEASE)/c-tests-san/%: c-tests/%.c c-tests/tap.h c-tests/proc.h include/criurs.h lib
+$(RELEASE)/c-tests-san/%: c-tests/%.c $(C_TEST_HEADERS) include/criurs.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_STRICT) -fsanitize=address,undefined -fno-omit-frame-pointer -Iinclude -o $@ $< $(C_LINK) -ldl -lpthread
 

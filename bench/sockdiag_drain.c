@@ -2,7 +2,9 @@
  * same sock_diag dump requests criurs sends (unix, tcp/udp/udplite over
  * v4 and v6, raw v4/v6, packet, netlink) one after the other on one
  * socket, and drains the replies without parsing them (it only walks
- * message headers to find the end). Prints "seconds=S bytes=B".
+ * message headers to find the end). Prints "seconds=S user_seconds=U
+ * sys_seconds=Y bytes=B": wall time and CPU time (getrusage) from setns
+ * to the last reply.
  * Usage: sockdiag_drain PID */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +63,8 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "/proc/%s/ns/net", argv[1]);
 	int ns = open(path, O_RDONLY);
 	struct timespec t0, t1;
+	struct rusage r0, r1;
+	getrusage(RUSAGE_SELF, &r0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (ns < 0 || setns(ns, CLONE_NEWNET)) {
 		perror("setns");
@@ -100,6 +105,10 @@ int main(int argc, char **argv)
 	bytes += drain(nl, &nd, sizeof(nd), seq++);
 	close(nl);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("seconds=%.6f bytes=%ld\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, bytes);
+	getrusage(RUSAGE_SELF, &r1);
+#define SECS(a, b) ((b.tv_sec - a.tv_sec) + (b.tv_usec - a.tv_usec) / 1e6)
+	printf("seconds=%.6f user_seconds=%.6f sys_seconds=%.6f bytes=%ld\n",
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, SECS(r0.ru_utime, r1.ru_utime),
+	       SECS(r0.ru_stime, r1.ru_stime), bytes);
 	return 0;
 }

@@ -15,21 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "child.h"
+#include "images.h"
 #include "tap.h"
-
-static char stack[128 * 1024];
-static int hold_fd, hold_wr_fd;
-
-static int held(void *arg)
-{
-	char c;
-	(void)arg;
-	close(hold_wr_fd);
-	while (read(hold_fd, &c, 1) > 0)
-		;
-	return 0;
-}
 
 static int count_fds(void)
 {
@@ -54,17 +42,6 @@ static long rss_kib(void)
 		resident = -1;
 	fclose(f);
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static void empty_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			unlinkat(dirfd(d), e->d_name, 0);
-	if (d)
-		closedir(d);
 }
 
 /* One cycle; returns 0 or the failing call's code, naming it in *what. */
@@ -115,15 +92,10 @@ int main(void)
 	int cycles = env && atoi(env) > 0 ? atoi(env) : 1000;
 	char dir[] = "/tmp/criurs-soak-XXXXXX";
 	int hold[2];
-	if (!mkdtemp(dir) || pipe(hold))
+	if (!mkdtemp(dir))
 		return 1;
-	hold_fd = hold[0];
-	hold_wr_fd = hold[1];
-	pid_t root = clone(held, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, NULL);
-	close(hold[0]);
-	ok(root > 0 && !write_proc_file(root, "uid_map", "0 100000 65536\n") && !write_proc_file(root, "setgroups", "deny") &&
-		   !write_proc_file(root, "gid_map", "0 100000 65536\n"),
-	   "a root in its own user, net, uts and ipc namespaces (%d)", root);
+	pid_t root = start_userns_child(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC, "0 100000 65536\n", "0 100000 65536\n", hold);
+	ok(root > 0, "a root in its own user, net, uts and ipc namespaces (%d)", root);
 
 	int fds_first = -1, fds_bad = 0, failed = 0, first_rc = 0;
 	long rss_warm = 0, rss_max = 0;
@@ -153,8 +125,7 @@ int main(void)
 	ok(fds_bad == 0, "open fds flat at %d (%d cycles differed)", fds_first, fds_bad);
 	ok(rss_max - rss_warm < 1024, "RSS flat: %ld KiB at cycle 100, at most %ld KiB after", rss_warm, rss_max);
 
-	close(hold[1]);
-	waitpid(root, NULL, 0);
+	stop_child(hold, root);
 	rmdir(dir);
 	return tap_done();
 }

@@ -5,7 +5,6 @@
  * no collection, a connected TCP socket refused with CRIU's words). */
 #include <criurs.h>
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "images.h"
 #include "tap.h"
 
 /* The child's sockets; with `tcp`, also a connected TCP pair on lo. */
@@ -55,45 +55,6 @@ static pid_t spawn(int tcp)
 	close(ready[1]);
 	for (;;)
 		pause();
-}
-
-static int crit_has(const char *dir, const char *name, const char *want)
-{
-	char cmd[512], buf[8192];
-	snprintf(cmd, sizeof(cmd), "crit decode -i %s/%s 2>&1", dir, name);
-	FILE *p = popen(cmd, "r");
-	size_t len = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
-	int rc = p ? pclose(p) : -1;
-	buf[len] = 0;
-	if (rc != 0 || !strstr(buf, want)) {
-		diag("crit %s: %s", name, buf);
-		return 0;
-	}
-	return 1;
-}
-
-static int count_files(const char *dir)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static void empty(const char *dir)
-{
-	char path[512];
-	DIR *d = opendir(dir);
-	for (struct dirent *e; d && (e = readdir(d));)
-		if (e->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	if (d)
-		closedir(d);
 }
 
 static void reap(pid_t c)
@@ -139,14 +100,14 @@ int main(void)
 	ok(crit_has(dir, "fdinfo-2.img", "\"fd\": 5"), "crit decodes fdinfo-2.img");
 	ok(crit_has(dir, "sk-queues.img", "\"length\": 5"), "crit decodes sk-queues.img");
 	/* The queue was peeked, not read: the same dump again finds it. */
-	empty(dir);
+	empty_dir(dir);
 	ok(criurs_dump_sockets(ctx, c) == 0 && criurs_socket_dump_info(ctx, &info) == 0 && info.queued_bytes == 5,
 	   "the queue is still there");
 	criurs_ctx_free(ctx);
 	reap(c);
 
 	/* A connected TCP socket: CRIU's refusal, nothing written. */
-	empty(dir);
+	empty_dir(dir);
 	c = spawn(1);
 	ok(c > 0 && criurs_ctx_new(c, &ctx) == 0 && criurs_ctx_set_images_dir(ctx, dir) == 0 && criurs_collect_namespaces(ctx, false) == 0,
 	   "child with a TCP connection");

@@ -11,43 +11,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "proc.h"
 #include "tap.h"
 
 static const char COMM[] = "holder-\"c\"";
 
-static unsigned long ino_of(int fd)
+/* In the child: a net namespace of its own, end A of the pair `arg` also
+ * at fd 40, and the command name COMM. */
+static int hold_pair(void *arg)
 {
-	struct stat st;
-	return fstat(fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
+	int *sv = arg;
+	return unshare(CLONE_NEWNET) == 0 && dup2(sv[0], 40) == 40 && prctl(PR_SET_NAME, COMM) == 0 ? 0 : -1;
 }
 
 int main(void)
 {
-	int sv[2], hold[2], ready[2];
+	int sv[2], hold[2], held = -1;
 	if (geteuid() != 0) {
 		ok(0, "test_holders needs root (a new network namespace)");
 		return tap_done();
 	}
-	if (pipe(hold) || pipe(ready) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
-		ok(0, "pipes and socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+		ok(0, "socketpair");
 		return tap_done();
 	}
 	unsigned long a = ino_of(sv[0]), b = ino_of(sv[1]);
-	pid_t child = fork();
-	if (child == 0) {
-		close(hold[1]);
-		close(ready[0]);
-		char c = (unshare(CLONE_NEWNET) == 0 && dup2(sv[0], 40) == 40 && prctl(PR_SET_NAME, COMM) == 0) ? '1' : '0';
-		if (write(ready[1], &c, 1) != 1)
-			_exit(1);
-		while (read(hold[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(hold[0]);
-	close(ready[1]);
-	char c = 0;
-	ok(read(ready[0], &c, 1) == 1 && c == '1', "child holds the pair in its own net namespace");
+	pid_t child = start_held_child(hold_pair, sv, 0, &held, hold);
+	ok(child > 0 && held == 0, "child holds the pair in its own net namespace");
 	/* Only the child holds the pair now. */
 	close(sv[0]);
 	close(sv[1]);
@@ -95,7 +86,6 @@ int main(void)
 	ok(criurs_collect_socket_holders(NULL, CRIURS_HOLDERS_ALL) == -EINVAL, "NULL context to scan: -EINVAL");
 
 	criurs_ctx_free(ctx);
-	close(hold[1]);
-	waitpid(child, NULL, 0);
+	stop_child(hold, child);
 	return tap_done();
 }

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "tap.h"
 
 static char base[] = "/tmp/criurs-ctest-mnt-XXXXXX";
@@ -31,8 +32,9 @@ static int bytes_is(const uint8_t *p, size_t len, const char *s)
 	return len == strlen(s) && (len == 0 || memcmp(p, s, len) == 0);
 }
 
-static int child_setup(void)
+static int child_setup(void *unused)
 {
+	(void)unused;
 	char p[512];
 	const char *dirs[] = { "/sp ace", "/new\nline", "/shared", "/peer", "/t", "/bindsub" };
 	if (unshare(CLONE_NEWNS) || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
@@ -69,25 +71,13 @@ static int child_setup(void)
 
 int main(void)
 {
-	int hold[2], ready[2];
-	if (!mkdtemp(base) || pipe(hold) || pipe(ready)) {
+	int hold[2], built = -1;
+	if (!mkdtemp(base)) {
 		perror("setup");
 		return 1;
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		char c = child_setup() == 0 ? 'y' : 'n';
-		close(hold[1]);
-		if (write(ready[1], &c, 1) != 1)
-			_exit(2);
-		while (read(hold[0], &c, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(hold[0]);
-	close(ready[1]);
-	char c = 0;
-	ok(read(ready[0], &c, 1) == 1 && c == 'y', "child built its mount namespace (run as root)");
+	pid_t pid = start_held_child(child_setup, NULL, 0, &built, hold);
+	ok(pid > 0 && built == 0, "child built its mount namespace (run as root)");
 
 	criurs_ctx *ctx = NULL;
 	int rc = criurs_ctx_new(pid, &ctx);
@@ -210,9 +200,7 @@ int main(void)
 	rmdir(dir);
 
 	criurs_ctx_free(ctx);
-	close(hold[1]);
-	int status = 0;
-	waitpid(pid, &status, 0);
+	stop_child(hold, pid);
 	ok(rmdir(base) == 0, "nothing left mounted on the base directory");
 	return tap_done();
 }

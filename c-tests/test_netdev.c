@@ -6,7 +6,6 @@
  * never changes namespace. */
 #include <criurs.h>
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -16,18 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "images.h"
+#include "proc.h"
 #include "tap.h"
 
-static unsigned long net_ns_now(void)
+static int setup(void *unused)
 {
-	struct stat st;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/ns/net", (long)gettid());
-	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
-}
-
-static int setup(void)
-{
+	(void)unused;
 	if (unshare(CLONE_NEWNET))
 		return -1;
 	return system("ip link set lo up && ip addr add 10.11.12.13/8 dev lo && "
@@ -42,40 +37,11 @@ static int bytes_are(const uint8_t *p, size_t len, const char *s)
 	return len == strlen(s) && p && memcmp(p, s, len) == 0;
 }
 
-static size_t files_in(const char *dir)
-{
-	size_t n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
-}
-
 int main(void)
 {
-	int report[2], hold[2];
-	if (pipe(report) || pipe(hold))
-		return 1;
-	pid_t child = fork();
-	if (child == 0) {
-		close(report[0]);
-		close(hold[1]);
-		int rc = setup();
-		if (write(report[1], &rc, sizeof(rc)) != sizeof(rc))
-			_exit(2);
-		char b;
-		while (read(hold[0], &b, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(report[1]);
-	close(hold[0]);
-	int made = -1;
-	ssize_t got = read(report[0], &made, sizeof(made));
-	ok(got == sizeof(made) && made == 0, "child made its network (%d)", made);
+	int hold[2], made = -1;
+	pid_t child = start_held_child(setup, NULL, 0, &made, hold);
+	ok(child > 0 && made == 0, "child made its network (%d)", made);
 
 	unsigned long ns_before = net_ns_now();
 	criurs_ctx *ctx = NULL;
@@ -175,8 +141,8 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/%s-%u.img", dir, names[i], net_id);
 		all &= stat(path, &st) == 0;
 	}
-	size_t files = files_in(dir);
-	ok(all && files == 7, "the seven images of the namespace (%zu files)", files);
+	int files = count_files(dir);
+	ok(all && files == 7, "the seven images of the namespace (%d files)", files);
 
 	/* A link CRIU cannot dump: refused, with its reason, nothing written. */
 	char cmd[256];
@@ -188,7 +154,7 @@ int main(void)
 	ok(rc == -EOPNOTSUPP && strstr(criurs_ctx_last_error(ctx), "Unsupported link") &&
 		   strstr(criurs_ctx_last_error(ctx), "kind vxlan"),
 	   "vxlan refused: %s", criurs_ctx_last_error(ctx));
-	ok(files_in(dir2) == 0, "nothing written for a refused dump");
+	ok(count_files(dir2) == 0, "nothing written for a refused dump");
 	ok(criurs_collect_net_config(ctx, net_id) == 0 && criurs_net_link_count(ctx, net_id, &n) == 0 && n == 4,
 	   "still shown: four links");
 	for (size_t i = 0; i < n; i++)
@@ -200,8 +166,6 @@ int main(void)
 	criurs_ctx_free(ctx);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, dir2);
 	ok(system(cmd) == 0, "images directories removed");
-	close(hold[1]);
-	int status;
-	ok(waitpid(child, &status, 0) == child, "child ended");
+	ok(stop_child(hold, child) != -1, "child ended");
 	return tap_done();
 }

@@ -4,7 +4,6 @@
  * criurs_dump_namespaces, decoded by crit, read through the accessors;
  * then NULLs, codes and CRIU's refusal of a nested time namespace. */
 #include <criurs.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -19,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "images.h"
+#include "proc.h"
 #include "tap.h"
 
 #ifndef CLONE_NEWTIME
@@ -31,16 +32,6 @@ struct msg1 {
 	long mtype;
 	char text[8];
 };
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
 
 /* In the helper, after unshare: the objects of the new ipc namespace. */
 static int make_objects(void)
@@ -72,10 +63,10 @@ static pid_t start_tree(int report[2], int hold[2], pid_t *helper)
 		close(report[0]);
 		close(hold[1]);
 		if (unshare(CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWTIME) ||
-		    write_text("/proc/self/timens_offsets", "monotonic 1000 0\nboottime 2000 0\n") ||
+		    write_file("/proc/self/timens_offsets", "monotonic 1000 0\nboottime 2000 0\n") ||
 		    /* Through procfs, which valgrind also runs (it has no setdomainname). */
-		    write_text("/proc/sys/kernel/hostname", "c-host") ||
-		    write_text("/proc/sys/kernel/domainname", "c.domain") || make_objects())
+		    write_file("/proc/sys/kernel/hostname", "c-host") ||
+		    write_file("/proc/sys/kernel/domainname", "c.domain") || make_objects())
 			_exit(2);
 		pid_t c = fork();
 		if (c == 0) {
@@ -99,48 +90,6 @@ static pid_t start_tree(int report[2], int hold[2], pid_t *helper)
 	close(report[0]);
 	*helper = h;
 	return both[0];
-}
-
-static int count_files(const char *dir)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static void clean_dir(const char *dir)
-{
-	char path[512];
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	if (d)
-		closedir(d);
-}
-
-static int crit_ok(const char *dir, const char *name, const char *want)
-{
-	char cmd[512], buf[4096];
-	snprintf(cmd, sizeof(cmd), "crit decode -i %s/%s 2>&1", dir, name);
-	FILE *p = popen(cmd, "r");
-	size_t len = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
-	int rc = p ? pclose(p) : -1;
-	buf[len] = 0;
-	if (rc != 0 || !strstr(buf, want)) {
-		diag("crit %s: %s", name, buf);
-		return 0;
-	}
-	return 1;
 }
 
 static unsigned long long now_ns(clockid_t clock)
@@ -199,16 +148,16 @@ int main(void)
 	/* the files, as CRIU names them, and crit */
 	ok(criurs_task_ids_get(ctx, 0, &ids) == 0, "ids again");
 	snprintf(name, sizeof(name), "ids-%d.img", c);
-	ok(crit_ok(dir, name, "\"vm_id\": 2"), "crit decodes %s", name);
+	ok(crit_has(dir, name, "\"vm_id\": 2"), "crit decodes %s", name);
 	snprintf(name, sizeof(name), "utsns-%u.img", ids.uts_ns_id);
-	ok(crit_ok(dir, name, "\"nodename\": \"c-host\""), "crit decodes %s", name);
+	ok(crit_has(dir, name, "\"nodename\": \"c-host\""), "crit decodes %s", name);
 	snprintf(name, sizeof(name), "timens-%u.img", ids.time_ns_id);
-	ok(crit_ok(dir, name, "\"boottime\""), "crit decodes %s", name);
+	ok(crit_has(dir, name, "\"boottime\""), "crit decodes %s", name);
 	snprintf(name, sizeof(name), "ipcns-msg-%u.img", ids.ipc_ns_id);
-	ok(crit_ok(dir, name, "\"qnum\": 1"), "crit decodes %s", name);
+	ok(crit_has(dir, name, "\"qnum\": 1"), "crit decodes %s", name);
 	snprintf(name, sizeof(name), "ipcns-sem-%u.img", ids.ipc_ns_id);
-	ok(crit_ok(dir, name, "\"nsems\": 2"), "crit decodes %s", name);
-	ok(crit_ok(dir, "pagemap-shmem-0.img", "\"pages_id\""), "crit decodes pagemap-shmem-0.img");
+	ok(crit_has(dir, name, "\"nsems\": 2"), "crit decodes %s", name);
+	ok(crit_has(dir, "pagemap-shmem-0.img", "\"pages_id\""), "crit decodes pagemap-shmem-0.img");
 	ok(count_files(dir) == 9, "ids, uts, time, four ipc, pagemap and pages: %d files", count_files(dir));
 
 	/* uts */
@@ -288,7 +237,7 @@ int main(void)
 	 * at the ids image (named last) fails it with nothing of it left, and
 	 * the context keeps no collection. */
 	ok(criurs_dump(NULL) == -EINVAL, "criurs_dump(NULL): -EINVAL");
-	clean_dir(dir);
+	empty_dir(dir);
 	ok(criurs_ctx_new(c, &ctx) == 0, "a new context for the child");
 	ok(criurs_dump(ctx) == -EINVAL && strstr(criurs_ctx_last_error(ctx), "images directory"),
 	   "criurs_dump without an images dir: %s", criurs_ctx_last_error(ctx));
@@ -296,9 +245,9 @@ int main(void)
 	rc = criurs_dump(ctx);
 	int whole = count_files(dir);
 	snprintf(name, sizeof(name), "ids-%d.img", c);
-	ok(rc == 0 && whole >= 7 && crit_ok(dir, name, "\"vm_id\": 2"), "criurs_dump: %d, %d images %s", rc, whole,
+	ok(rc == 0 && whole >= 7 && crit_has(dir, name, "\"vm_id\": 2"), "criurs_dump: %d, %d images %s", rc, whole,
 	   criurs_ctx_last_error(ctx));
-	clean_dir(dir);
+	empty_dir(dir);
 	char planted[600];
 	snprintf(planted, sizeof(planted), "%s/%s", dir, name);
 	ok(mkdir(planted, 0700) == 0, "a directory planted at %s", name);
@@ -314,7 +263,7 @@ int main(void)
 	 * do we. */
 	char want[96];
 	snprintf(want, sizeof(want), "Can't dump nested time_for_children namespace for %d", helper);
-	clean_dir(dir);
+	empty_dir(dir);
 	ok(criurs_ctx_new(helper, &ctx) == 0 && criurs_ctx_set_images_dir(ctx, dir) == 0, "context for the helper");
 	rc = criurs_collect_namespaces(ctx, true);
 	ok(rc == -EOPNOTSUPP && strstr(criurs_ctx_last_error(ctx), want), "collect for dump refused: %s",
@@ -329,7 +278,7 @@ int main(void)
 	int status = 0;
 	waitpid(helper, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "helper and child ended");
-	clean_dir(dir);
+	empty_dir(dir);
 	rmdir(dir);
 	return tap_done();
 }

@@ -13,39 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "child.h"
 #include "tap.h"
-
-static char stack[128 * 1024];
-static int hold_fd, hold_wr_fd;
-
-static int in_userns(void *arg)
-{
-	char c;
-	(void)arg;
-	close(hold_wr_fd);
-	while (read(hold_fd, &c, 1) > 0)
-		;
-	return 0;
-}
-
-/* A root in new user and net namespaces, mapped from here (its mount
- * namespace is ours: nothing of the host's mounts is validated). */
-static pid_t start_root(int hold[2])
-{
-	if (pipe(hold))
-		return -1;
-	hold_fd = hold[0];
-	hold_wr_fd = hold[1];
-	pid_t c = clone(in_userns, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD, NULL);
-	close(hold[0]);
-	if (c < 0)
-		return -1;
-	if (write_proc_file(c, "uid_map", "0 100000 65536\n") || write_proc_file(c, "setgroups", "deny") ||
-	    write_proc_file(c, "gid_map", "0 100000 65536\n"))
-		return -1;
-	return c;
-}
 
 static volatile sig_atomic_t reaped;
 
@@ -95,7 +64,8 @@ int main(void)
 	int n = iterations();
 	if (!mkdtemp(dir))
 		return 1;
-	pid_t root = start_root(hold);
+	/* Its mount namespace is ours: nothing of the host's mounts is validated. */
+	pid_t root = start_userns_child(CLONE_NEWNET, "0 100000 65536\n", "0 100000 65536\n", hold);
 	ok(root > 0, "a root in its own user namespace (%d)", root);
 
 	/* A reaping handler, without SA_RESTART as many event loops install it. */
@@ -137,8 +107,7 @@ int main(void)
 	ok(images == 1, "one userns-N.img written (%d)", images);
 
 	signal(SIGCHLD, SIG_DFL);
-	close(hold[1]);
-	waitpid(root, NULL, 0);
+	stop_child(hold, root);
 	rmdir(dir);
 	return tap_done();
 }

@@ -21,28 +21,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "proc.h"
 #include "tap.h"
 
 enum { PAIR_A, PAIR_B, LISTENER, CLIENT, ABSTRACT, TCP_LISTEN_SK, TCP_CLIENT, UDP, PACKET, NETLINK, RAW4, PING4, NL_PORTID, TCP_PORT, N_FACTS };
 
-static unsigned long ino_of(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
-}
-
-static unsigned long net_ns_now(void)
-{
-	struct stat st;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/ns/net", (long)gettid());
-	return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
-}
-
 static char sock_path[108];
 
-static int make_sockets(unsigned long *f)
+/* In the child: its sockets, their inodes (and ports) in `facts`. */
+static int make_sockets(void *facts)
 {
+	unsigned long *f = facts;
 	int sv[2], one = 1;
 	if (unshare(CLONE_NEWNET))
 		return -1;
@@ -127,30 +117,12 @@ static int make_sockets(unsigned long *f)
 
 int main(void)
 {
-	int report[2], hold[2];
+	int hold[2], made = -1;
 	unsigned long f[N_FACTS] = { 0 };
 	snprintf(sock_path, sizeof(sock_path), "/tmp/criurs-c-sockets-%d.sock", (int)getpid());
 	unlink(sock_path);
-	if (pipe(report) || pipe(hold))
-		return 1;
-	pid_t child = fork();
-	if (child == 0) {
-		close(report[0]);
-		close(hold[1]);
-		long rc = make_sockets(f);
-		if (rc)
-			f[0] = (unsigned long)rc;
-		if (write(report[1], f, sizeof(f)) != sizeof(f))
-			_exit(2);
-		char b;
-		while (read(hold[0], &b, 1) > 0)
-			;
-		_exit(0);
-	}
-	close(report[1]);
-	close(hold[0]);
-	ssize_t got = read(report[0], f, sizeof(f));
-	ok(got == (ssize_t)sizeof(f) && (long)f[0] > 0, "child made its sockets (%ld)", (long)f[0]);
+	pid_t child = start_held_child(make_sockets, f, sizeof(f), &made, hold);
+	ok(child > 0 && made == 0, "child made its sockets (%d)", made);
 
 	unsigned long ns_before = net_ns_now();
 	criurs_ctx *ctx = NULL;
@@ -246,8 +218,7 @@ int main(void)
 	ok(net_ns_now() == ns_before, "caller's namespace unchanged at the end");
 
 	criurs_ctx_free(ctx);
-	close(hold[1]);
-	waitpid(child, NULL, 0);
+	stop_child(hold, child);
 	unlink(sock_path);
 	return tap_done();
 }

@@ -2,11 +2,9 @@
  * maps written by its parent, dumped to userns-N.img, decoded by CRIU's
  * crit, read back through the library; and the failures. */
 #include <criurs.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,60 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "child.h"
+#include "images.h"
 #include "tap.h"
 
+/* The child's maps, and the extents criurs must read back from them. */
+#define UID_MAP "0 100000 10\n10 200000 5\n100 300000 1000\n"
+#define GID_MAP "0 110000 10\n10 210000 5\n100 310000 1000\n"
 static const criurs_id_extent want_uid[3] = { { 0, 100000, 10 }, { 10, 200000, 5 }, { 100, 300000, 1000 } };
 static const criurs_id_extent want_gid[3] = { { 0, 110000, 10 }, { 10, 210000, 5 }, { 100, 310000, 1000 } };
-
-static char stack[128 * 1024];
-static int hold_fd, hold_wr_fd;
-
-static int in_userns(void *arg)
-{
-	char c;
-	(void)arg;
-	close(hold_wr_fd); /* so the parent's close is seen as EOF */
-	while (read(hold_fd, &c, 1) > 0)
-		;
-	return 0;
-}
-
-/* A child in new user + net namespaces; its maps are written from here. */
-static pid_t start_userns_child(int hold[2])
-{
-	if (pipe(hold))
-		return -1;
-	hold_fd = hold[0];
-	hold_wr_fd = hold[1];
-	pid_t c = clone(in_userns, stack + sizeof(stack), CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD, NULL);
-	close(hold[0]);
-	if (c < 0)
-		return -1;
-	if (write_proc_file(c, "uid_map", "0 100000 10\n10 200000 5\n100 300000 1000\n") ||
-	    write_proc_file(c, "setgroups", "deny") || write_proc_file(c, "gid_map", "0 110000 10\n10 210000 5\n100 310000 1000\n"))
-		return -1;
-	return c;
-}
-
-static void stop_child(int hold[2], pid_t c)
-{
-	close(hold[1]);
-	waitpid(c, NULL, 0);
-}
-
-static int count_files(const char *dir)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (e->d_name[0] != '.' || (e->d_name[1] && e->d_name[1] != '.'))
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static int same_map(criurs_ctx *ctx, uint32_t ns_id, uint32_t which, const criurs_id_extent *want)
 {
@@ -88,12 +41,9 @@ static int same_map(criurs_ctx *ctx, uint32_t ns_id, uint32_t which, const criur
  * hold the three extents of each map in order. */
 static int crit_shows(const char *img)
 {
-	char cmd[512], buf[8192], flat[8192];
-	snprintf(cmd, sizeof(cmd), "crit decode -i %s 2>&1", img);
-	FILE *p = popen(cmd, "r");
-	size_t len = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
-	int rc = p ? pclose(p) : -1;
-	buf[len] = 0;
+	char buf[8192], flat[8192];
+	size_t len;
+	int rc = crit_decode(img, buf, sizeof(buf), &len);
 	size_t j = 0;
 	for (size_t i = 0; i < len; i++)
 		if (buf[i] != ' ' && buf[i] != '\n' && buf[i] != '"')
@@ -119,7 +69,7 @@ int main(void)
 
 	if (!ok(mkdtemp(dir) != NULL, "images dir %s", dir))
 		return tap_done();
-	pid_t c = start_userns_child(hold);
+	pid_t c = start_userns_child(CLONE_NEWNET, UID_MAP, GID_MAP, hold);
 	if (!ok(c > 0, "child %d in a new user namespace with 3-extent maps", c))
 		return tap_done();
 
@@ -197,7 +147,7 @@ int main(void)
 		if (unshare(CLONE_NEWNS) || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) ||
 		    mount("ro", dir, "tmpfs", MS_RDONLY, NULL))
 			_exit(3);
-		pid_t u = start_userns_child(h);
+		pid_t u = start_userns_child(CLONE_NEWNET, UID_MAP, GID_MAP, h);
 		if (u < 0 || criurs_ctx_new(u, &kc) || criurs_ctx_set_images_dir(kc, dir))
 			_exit(4);
 		int r = criurs_collect_namespaces(kc, true);

@@ -305,8 +305,9 @@ pub fn sock_diag(data: &[u8]) {
     let req = requests[sel as usize % requests.len()];
     let mut table = TableBuilder::excluding(Vec::new());
     let mut unknown = netlink::UnknownAttrs::default();
+    // As the collection lists the unix dump: indexed later, by chunks.
     replies(Exchange::Dump, &req.kind(), datagram, &mut |m| {
-        table.push(req.parse(m.payload, &mut unknown)?);
+        table.push_deferred(req.parse(m.payload, &mut unknown)?);
         Ok(())
     });
     let _ = table.finish(Vec::new());

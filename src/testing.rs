@@ -50,6 +50,25 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// The kernel's PID_MAX_LIMIT (2^22 on 64-bit): `kernel.pid_max` can be
+/// set no higher, and every pid is below pid_max.
+const PID_MAX_LIMIT: i32 = 1 << 22;
+
+/// A pid for a fake procfs that no task can have (the test process's
+/// own included): `n` above PID_MAX_LIMIT. Code that also asks the live
+/// system about its own pid then never mistakes a fake task for itself.
+pub fn fake_pid(n: i32) -> i32 {
+    assert!((0..1 << 20).contains(&n), "fake pid offset {n} out of range");
+    PID_MAX_LIMIT + n
+}
+
+#[test]
+fn fake_pids_are_above_this_kernels_pid_max() {
+    let pid_max: i32 = fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    assert!(fake_pid(0) >= pid_max, "pid_max {pid_max}");
+    assert!(!Path::new(&format!("/proc/{}", fake_pid(0))).exists());
+}
+
 /// Makes a fake `/proc/PID` with `stat` and one thread's children file.
 pub fn fake_task(root: &Path, pid: i32, state: char, children: &[i32]) {
     let dir = root.join(pid.to_string());

@@ -1,6 +1,8 @@
 //! Measures socket collection for `bench/sockets`: collects the sockets
 //! of PID's network namespace and prints one line:
-//! `seconds=S sockets=N table_bytes=B name_bytes=B maxrss_kb=K`; with
+//! `seconds=S user_seconds=U sys_seconds=Y sockets=N table_bytes=B
+//! name_bytes=B maxrss_kb=K families=...` (U, Y: the CPU time of every
+//! thread during the collection, getrusage); with
 //! `--images DIR`, then dumps the tree's socket images into DIR and adds
 //! `dump_seconds=S files=N`.
 //! Usage: criurs-bench-sockets PID [--dump] [--images DIR]  (--dump: one line per socket)
@@ -14,12 +16,23 @@ use std::time::Instant;
 
 use criurs::{Context, NsKind};
 
-fn max_rss_kb() -> i64 {
+fn usage() -> libc::rusage {
     // SAFETY: getrusage fills the zeroed struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: valid pointer to a rusage.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss
+    ru
+}
+
+fn max_rss_kb() -> i64 {
+    usage().ru_maxrss
+}
+
+/// User and system CPU seconds of the whole process (every thread) so far.
+fn cpu_seconds() -> (f64, f64) {
+    let ru = usage();
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_utime), secs(ru.ru_stime))
 }
 
 fn main() {
@@ -49,9 +62,11 @@ fn main() {
         let mut ctx = Context::new(pid)?;
         ctx.collect_namespaces(false)?;
         let ns = ctx.namespaces()?.root_ns(NsKind::Net).map(|n| n.id).ok_or_else(|| criurs::Error::invalid("no net namespace"))?;
+        let (user0, sys0) = cpu_seconds();
         let start = Instant::now();
         ctx.collect_sockets(ns)?;
         let secs = start.elapsed().as_secs_f64();
+        let (user1, sys1) = cpu_seconds();
         let images = args.iter().position(|a| a == "--images").and_then(|i| args.get(i + 1));
         let mut dumped = String::new();
         if let Some(dir) = images {
@@ -69,7 +84,9 @@ fn main() {
         }
         let families: Vec<String> = table.families().iter().map(|f| format!("{}:{:?}", f.name, f.state)).collect();
         println!(
-            "seconds={secs:.6} sockets={} table_bytes={} name_bytes={} maxrss_kb={} families={}{dumped}",
+            "seconds={secs:.6} user_seconds={:.6} sys_seconds={:.6} sockets={} table_bytes={} name_bytes={} maxrss_kb={} families={}{dumped}",
+            user1 - user0,
+            sys1 - sys0,
             table.len(),
             table.memory_bytes(),
             table.name_bytes(),

@@ -1,6 +1,6 @@
 //! The C ABI: the only `extern "C"` code. Each export checks its pointers,
-//! calls the safe API in `lib.rs`, maps the result to `0` / `-errno`, and
-//! never lets a panic out. No logic lives here.
+//! calls the safe API (the `Context`, in `context/`), maps the result to
+//! `0` / `-errno`, and never lets a panic out. No logic lives here.
 #![allow(non_camel_case_types)]
 
 pub mod check;

@@ -2,7 +2,7 @@
 //! /proc/PID/fdinfo/FD (position, open flags, mount id).
 
 use crate::error::{Error, Result};
-use crate::pstree::ProcRoot;
+use crate::pstree::{task_gone, ProcRoot};
 
 /// One socket fd of a task, as /proc named it when it was listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +37,14 @@ impl FdInfo {
     }
 }
 
-fn gone(proc: &ProcRoot, pid: i32) -> bool {
-    !proc.pid_path(pid, "").exists()
-}
-
 /// The socket fds of `pid` in ascending order. A task that exits while
 /// it is listed is -ESRCH; an fd closed meanwhile is skipped (it was
 /// not there when the listing ended).
+///
+/// "Exits" is [`task_gone`]'s: a zombie or a task with PF_EXITING still
+/// has its /proc directory, but its fds are dropped (or being dropped)
+/// with its files, so a listing of it may be empty or cut short: it is
+/// gone for the dump, not a task that closed its fds.
 pub fn socket_fds(proc: &ProcRoot, pid: i32) -> Result<Vec<SocketFd>> {
     let dir = proc.pid_path(pid, "fd");
     // Opening or reading the listing of a task that exits meanwhile.
@@ -62,8 +63,8 @@ pub fn socket_fds(proc: &ProcRoot, pid: i32) -> Result<Vec<SocketFd>> {
         let target = match std::fs::read_link(entry.path()) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if gone(proc, pid) {
-                    return Err(Error::new(libc::ESRCH, format!("pid {pid} exited during the socket dump")));
+                if task_gone(proc, pid) {
+                    return Err(exited(pid));
                 }
                 continue;
             }
@@ -73,8 +74,17 @@ pub fn socket_fds(proc: &ProcRoot, pid: i32) -> Result<Vec<SocketFd>> {
             out.push(SocketFd { fd, ino });
         }
     }
+    // An exit while the listing ran may have cut it short without an
+    // error; a task still alive now had every fd it holds listed.
+    if task_gone(proc, pid) {
+        return Err(exited(pid));
+    }
     out.sort_by_key(|s| s.fd);
     Ok(out)
+}
+
+fn exited(pid: i32) -> Error {
+    Error::new(libc::ESRCH, format!("pid {pid} exited during the socket dump"))
 }
 
 /// `socket:[INO]` → INO.
@@ -88,8 +98,8 @@ pub fn fdinfo(proc: &ProcRoot, pid: i32, fd: i32) -> Result<FdInfo> {
     let path = proc.pid_path(pid, &format!("fdinfo/{fd}"));
     let text = std::fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) {
-            if gone(proc, pid) {
-                Error::new(libc::ESRCH, format!("pid {pid} exited during the socket dump"))
+            if task_gone(proc, pid) {
+                exited(pid)
             } else {
                 Error::new(libc::EBADF, format!("pid {pid} closed fd {fd} during the socket dump"))
             }

@@ -439,3 +439,27 @@ fn refusal_words_are_those_of_criu_4_2_dump_logs() {
         assert!(log.lines().any(|l| l.contains("Error (criu/sk-") && l.contains(words)), "{set}/{name} has no {words:?}");
     }
 }
+
+#[test]
+fn a_zombie_is_gone_for_its_fd_listing_and_fdinfo() {
+    // A zombie keeps its /proc directory but not its fds: its fd listing
+    // reads as empty and its fdinfo files as missing, which must say it
+    // exited, not that it holds no sockets or closed an fd.
+    let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+    let pid = child.id() as i32;
+    child.kill().unwrap();
+    let proc = ProcRoot::default();
+    while crate::pstree::task_state(&proc, pid).unwrap() != crate::pstree::TaskState::Zombie {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(proc.pid_path(pid, "").exists(), "not reaped yet");
+    let listed = fds::socket_fds(&proc, pid);
+    let info = fds::fdinfo(&proc, pid, 0);
+    child.wait().unwrap();
+    let e = listed.unwrap_err();
+    assert_eq!(e.errno(), libc::ESRCH, "{e}");
+    assert!(e.message().contains(&format!("pid {pid} exited")), "{e}");
+    let e = info.unwrap_err();
+    assert_eq!(e.errno(), libc::ESRCH, "{e}");
+    assert!(e.message().contains(&format!("pid {pid} exited")), "{e}");
+}

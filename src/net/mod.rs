@@ -11,6 +11,7 @@
 //! plan in [`plan`] orders them.
 
 pub mod diag;
+mod pipe;
 pub mod plan;
 pub mod procnet;
 pub mod record;
@@ -221,6 +222,8 @@ struct Prepared {
     tables: Vec<(usize, Batch)>,
     ours: Vec<u32>,
     empty: Vec<DiagRequest>,
+    /// The namespace's socket count, to reserve the table for.
+    in_use: usize,
 }
 
 /// Inside the namespace: the two diag sockets and the /proc/net tables
@@ -229,7 +232,9 @@ struct Prepared {
 fn make_diag() -> Result<Diag> {
     let sockets = [NlSocket::new(Protocol::SOCK_DIAG)?, NlSocket::new(Protocol::SOCK_DIAG)?];
     let sockstat = |name: &str| std::fs::read(format!("/proc/thread-self/net/{name}")).unwrap_or_default();
-    let empty = procnet::sockstat_in_use(&sockstat("sockstat"), &sockstat("sockstat6"))
+    let (v4, v6) = (sockstat("sockstat"), sockstat("sockstat6"));
+    let in_use = procnet::sockets_used(&v4).map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let empty = procnet::sockstat_in_use(&v4, &v6)
         .into_iter()
         .filter(|&(_, n)| n == 0)
         .map(|((family, proto), _)| if proto == diag::IPPROTO_RAW { DiagRequest::Raw { family } } else { DiagRequest::Inet { family, proto } })
@@ -241,7 +246,7 @@ fn make_diag() -> Result<Diag> {
             Source::Diag(_) => None,
         })
         .collect::<Vec<_>>();
-    Ok(Diag { sockets, tables, empty })
+    Ok(Diag { sockets, tables, empty, in_use })
 }
 
 /// What `make_diag` makes inside a namespace.
@@ -250,6 +255,8 @@ struct Diag {
     tables: Vec<(usize, Batch)>,
     /// Requests the namespace's sockstat says have no socket to show.
     empty: Vec<DiagRequest>,
+    /// Its count of every socket ("sockets: used"), 0 if unknown.
+    in_use: usize,
 }
 
 fn prepare(net: &NetNs) -> Result<Prepared> {
@@ -259,14 +266,14 @@ fn prepare(net: &NetNs) -> Result<Prepared> {
     Ok(finish_prepare(net, diag))
 }
 
-fn finish_prepare(net: &NetNs, Diag { sockets, tables, empty }: Diag) -> Prepared {
+fn finish_prepare(net: &NetNs, Diag { sockets, tables, empty, in_use }: Diag) -> Prepared {
     // Our own sockets in the namespace (CRIU's seqpacket socket and the
     // two diag sockets) are tools of the collection, not the tree's.
     let ours = [net.seq_socket(), sockets[0].as_fd(), sockets[1].as_fd()]
         .into_iter()
         .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino as u32))
         .collect();
-    Prepared { sockets, tables, ours, empty }
+    Prepared { sockets, tables, ours, empty, in_use }
 }
 
 fn dump_family(sock: &mut NlSocket, req: DiagRequest) -> Batch {
@@ -302,7 +309,7 @@ struct Outcomes {
 /// while the second takes the others in `plan::schedule()` order; then
 /// the second thread parses and indexes the pipelined datagrams, into a
 /// table that leaves out `ours`, while they still arrive.
-fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>, skip: &[DiagRequest]) -> Result<Outcomes> {
+fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>, skip: &[DiagRequest], in_use: usize) -> Result<Outcomes> {
     let schedule = plan::schedule();
     let next = AtomicUsize::new(0);
     let work = |sock: &mut NlSocket, done: &mut Vec<(usize, Batch)>| loop {
@@ -321,19 +328,17 @@ fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>, skip: &[DiagRequest]) -> Res
         return Err(Error::new(libc::EFAULT, "the pipelined step of the socket plan is not a diag dump"));
     };
     let port = first.port();
-    let mut table = TableBuilder::excluding(ours);
+    let mut table = TableBuilder::with_capacity(ours, in_use);
     let mut unknown = UnknownAttrs::default();
+    let pipe = pipe::Pipe::default();
     let (pipelined, done) = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::channel::<(u32, Vec<u8>)>();
         let receiver = std::thread::Builder::new()
             .name("criurs-sockdiag".into())
             .spawn_scoped(scope, || {
-                // A parser that stopped on an error drops its end; the dump
-                // is still drained so the socket can take the next request.
-                let received = first.dump_datagrams(&big.request(), &mut |seq, d| {
-                    let _ = tx.send((seq, d.to_vec()));
-                });
-                drop(tx);
+                // A parser that stopped on an error abandons the pipe; the
+                // dump is still drained so the socket can take the next request.
+                let received = first.dump_datagram_buffers(&big.request(), &mut |seq, d| pipe.send(seq, d));
+                pipe.close();
                 let mut done = Vec::new();
                 work(first, &mut done);
                 (received, done)
@@ -341,7 +346,10 @@ fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>, skip: &[DiagRequest]) -> Res
             .map_err(|e| Error::io(&e, "start a sock_diag worker thread"))?;
         let mut done = Vec::new();
         work(second, &mut done);
-        let parsed = parse_datagrams(rx, port, big, &mut table, &mut unknown);
+        let parsed = parse_datagrams(&pipe, port, big, &mut table, &mut unknown);
+        if parsed.is_err() {
+            pipe.abandon();
+        }
         let (received, theirs) = receiver.join().map_err(|_| Error::new(libc::EFAULT, "sock_diag worker thread panicked"))?;
         done.extend(theirs);
         Ok::<_, Error>((received.and(parsed), done))
@@ -354,22 +362,21 @@ fn run(sockets: &mut [NlSocket; 2], ours: Vec<u32>, skip: &[DiagRequest]) -> Res
 }
 
 /// Parses the datagrams of one dump as the receiving thread hands them
-/// over, up to its end, into `table`.
-fn parse_datagrams(
-    datagrams: std::sync::mpsc::Receiver<(u32, Vec<u8>)>,
-    port: u32,
-    req: DiagRequest,
-    table: &mut TableBuilder,
-    unknown: &mut UnknownAttrs,
-) -> Result<()> {
+/// over, up to its end, into `table`, giving each buffer back.
+fn parse_datagrams(pipe: &pipe::Pipe, port: u32, req: DiagRequest, table: &mut TableBuilder, unknown: &mut UnknownAttrs) -> Result<()> {
     let kind = req.kind();
-    for (seq, datagram) in datagrams {
-        let done = process_datagram(&kind, &datagram, seq, port, &mut |payload| {
-            table.push(req.parse(payload, unknown)?);
-            Ok(())
-        })?;
-        if done {
-            return Ok(());
+    let mut batch = std::collections::VecDeque::new();
+    while pipe.take(&mut batch) {
+        while let Some((seq, datagram)) = batch.pop_front() {
+            let done = process_datagram(&kind, &datagram, seq, port, &mut |payload| {
+                table.push_deferred(req.parse(payload, unknown)?);
+                Ok(())
+            })?;
+            pipe.give_back(datagram);
+            if done {
+                table.flush();
+                return Ok(());
+            }
         }
     }
     Err(Error::new(libc::EPROTO, format!("the {} dump ended without NLMSG_DONE", req.name())))
@@ -477,13 +484,13 @@ pub fn collect_sockets(net: &NetNs, purpose: Purpose, log: &Logger) -> Result<So
 /// dumps they would be.
 fn collect_prepared(net: &NetNs, prepared: Prepared, answered: &[DiagRequest], purpose: Purpose, log: &Logger) -> Result<SocketTable> {
     let what = format!("net namespace {}", net.id);
-    let Prepared { mut sockets, tables, ours, empty } = prepared;
+    let Prepared { mut sockets, tables, ours, empty, in_use } = prepared;
     let skip: Vec<DiagRequest> = empty.into_iter().filter(|r| answered.contains(r)).collect();
     if !skip.is_empty() {
         let names: Vec<&str> = skip.iter().map(|r| r.name()).collect();
         log.debug("sockets", format_args!("{what}: sockstat counts no {} socket: not dumped", names.join(", ")));
     }
-    let outcomes = run(&mut sockets, ours.clone(), &skip)?;
+    let outcomes = run(&mut sockets, ours.clone(), &skip, in_use)?;
     let (table, merged) = merge(outcomes, tables, ours);
     let families = policy(net.ns_type, purpose, merged, &what, log)?;
     let table = table.finish(families);

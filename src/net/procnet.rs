@@ -113,6 +113,15 @@ pub fn sockstat_in_use(sockstat: &[u8], sockstat6: &[u8]) -> Vec<((u8, u8), u64)
     out
 }
 
+/// The namespace's count of every socket it holds ("sockets: used 290",
+/// the first line of /proc/net/sockstat): a size to reserve a socket
+/// table for, never trusted as more than that. None when missing.
+pub fn sockets_used(sockstat: &[u8]) -> Option<u64> {
+    let line = sockstat.split(|&b| b == b'\n').next()?;
+    let count = line.strip_prefix(b"sockets: used ")?;
+    std::str::from_utf8(count).ok()?.trim().parse().ok()
+}
+
 /// Parses one table; `what` names the file in errors.
 pub fn parse_table(table: ProcTable, text: &[u8], what: &str) -> Result<Vec<Socket>> {
     let mut out = Vec::new();
@@ -198,6 +207,10 @@ mod tests {
             "UDP6's unreadable count is unknown, FRAG is no socket family"
         );
         assert!(sockstat_in_use(b"", b"").is_empty());
+        assert_eq!(sockets_used(v4), Some(290));
+        for bad in [&b""[..], b"sockets: used\n", b"sockets: used -3\n", b"TCP: inuse 5\n", b"sockets: used 99999999999999999999999\n"] {
+            assert_eq!(sockets_used(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     // Captured from a namespace holding `socket(AF_INET, SOCK_RAW,

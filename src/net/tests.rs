@@ -512,16 +512,16 @@ fn for_dump_collects_sockets_of_every_walked_namespace() {
 /// malformed reply stops the parse with the parser's error.
 #[test]
 fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
-    use super::{parse_datagrams, DiagRequest, TableBuilder};
+    use super::{parse_datagrams, pipe::Pipe, DiagRequest, TableBuilder};
     let unix = DiagRequest::Unix;
-    let (tx, rx) = std::sync::mpsc::channel::<(u32, Vec<u8>)>();
-    drop(tx);
+    let pipe = Pipe::default();
+    pipe.close();
     let mut table = TableBuilder::default();
-    let e = parse_datagrams(rx, 9, unix, &mut table, &mut Default::default()).unwrap_err();
+    let e = parse_datagrams(&pipe, 9, unix, &mut table, &mut Default::default()).unwrap_err();
     assert_eq!(e.errno(), libc::EPROTO);
     assert!(e.message().contains("unix dump ended without NLMSG_DONE"), "{e}");
     // A reply too short for unix_diag_msg.
-    let (tx, rx) = std::sync::mpsc::channel();
+    let pipe = Pipe::default();
     let mut short = Vec::new();
     short.extend_from_slice(&(16u32 + 3).to_ne_bytes());
     short.extend_from_slice(&20u16.to_ne_bytes());
@@ -529,8 +529,9 @@ fn pipelined_unix_parse_refuses_an_unfinished_or_malformed_dump() {
     short.extend_from_slice(&4u32.to_ne_bytes());
     short.extend_from_slice(&9u32.to_ne_bytes());
     short.extend_from_slice(&[1, 2, 3, 0]);
-    tx.send((4, short)).unwrap();
-    let e = parse_datagrams(rx, 9, unix, &mut table, &mut Default::default()).unwrap_err();
+    pipe.send(4, short);
+    pipe.close();
+    let e = parse_datagrams(&pipe, 9, unix, &mut table, &mut Default::default()).unwrap_err();
     assert_eq!(e.errno(), libc::EBADMSG, "{e}");
     assert!(table.is_empty());
 }

@@ -172,6 +172,13 @@ pub fn step_in<'a>(exchange: Exchange, kind: &DumpKind, msg: &NlMsg<'a>, seq: u3
     })
 }
 
+/// The common case, decided before [`step_in`]: a data reply of this
+/// dump (what `step_in` would call `Step::Data`).
+#[inline]
+fn is_reply(kind: &DumpKind, msg: &NlMsg, seq: u32, port: u32) -> bool {
+    msg.kind == kind.reply_type && msg.seq == seq && msg.port == port && kind.reply_type > NLMSG_OVERRUN
+}
+
 /// Handles one datagram of replies to dump `seq` of `kind` on `port`:
 /// payloads go to `on_msg`; returns true at the end of the dump.
 pub fn process_datagram(
@@ -196,6 +203,10 @@ pub fn process_messages(
 ) -> Result<bool> {
     for msg in messages(datagram) {
         let msg = msg?;
+        if is_reply(kind, &msg, seq, port) {
+            on_msg(&msg)?;
+            continue;
+        }
         match step_in(exchange, kind, &msg, seq, port)? {
             Step::Data(_) => on_msg(&msg)?,
             Step::Skip => {}
@@ -210,7 +221,11 @@ pub fn process_messages(
 /// parsing the replies. Every length is checked.
 pub fn ends_dump(kind: &DumpKind, datagram: &[u8], seq: u32, port: u32) -> Result<bool> {
     for msg in messages(datagram) {
-        if let Step::End(_) = step(kind, &msg?, seq, port)? {
+        let msg = msg?;
+        if is_reply(kind, &msg, seq, port) {
+            continue;
+        }
+        if let Step::End(_) = step(kind, &msg, seq, port)? {
             return Ok(true);
         }
     }

@@ -18,8 +18,12 @@
 //! reply header) and its body. Every length is checked before it is
 //! read: a message header against the bytes received, its `nlmsg_len`
 //! against what is left, each attribute against its message. No reply
-//! is lost to truncation: each datagram is sized with
-//! `MSG_PEEK | MSG_TRUNC` before it is read.
+//! is lost to truncation unnoticed: a sock_diag socket receives each
+//! datagram straight into a buffer the kernel's dump datagrams cannot
+//! outgrow (the bound is in [`socket::dump_datagram_bound`]), other
+//! protocols size each one with `MSG_PEEK | MSG_TRUNC` first, and
+//! every receive asks for the true length (`MSG_TRUNC`), so a datagram
+//! cut off anyway is an error, never a short reply.
 
 pub mod attr;
 pub mod bytes;
@@ -33,7 +37,7 @@ pub use message::{
     ends_dump, messages, process_datagram, process_messages, step, step_in, Messages, NlMsg, Step, NLMSG_DONE, NLMSG_ERROR,
     NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_FILTERED, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
 };
-pub use socket::{NlSocket, DEFAULT_BUFFER};
+pub use socket::{dump_datagram_bound, NlSocket, DEFAULT_BUFFER};
 
 use crate::error::Result;
 

@@ -272,6 +272,89 @@ fn replies_larger_than_the_first_buffer_are_not_lost_and_strangers_are_ignored()
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A unix listener with 200 connections waiting (an 800-byte
+/// UNIX_DIAG_ICONS) and its inode; the directory is removed on drop.
+struct Backlog {
+    dir: std::path::PathBuf,
+    _listener: std::os::unix::net::UnixListener,
+    _clients: Vec<std::os::unix::net::UnixStream>,
+    ino: u32,
+}
+
+impl Backlog {
+    fn new(tag: &str) -> Backlog {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let dir = crate::testing::temp_dir(tag);
+        let path = dir.join("l.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(300).unwrap()).unwrap();
+        let clients = (0..200).map(|_| UnixStream::connect(&path).unwrap()).collect();
+        let ino = std::fs::metadata(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&listener))).unwrap().ino() as u32;
+        Backlog { dir, _listener: listener, _clients: clients, ino }
+    }
+
+    fn icons_in(&self, dump: &[(u32, usize)]) -> Option<usize> {
+        dump.iter().find(|(i, _)| *i == self.ino).map(|x| x.1)
+    }
+}
+
+impl Drop for Backlog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn sock_diag_receives_without_sizing_and_a_stranger_larger_than_the_buffer_is_skipped() {
+    crate::needs_root!();
+    // The kernel bounds sock_diag dump datagrams by our buffer; rtnetlink's not.
+    assert!(!NlSocket::new(Protocol::SOCK_DIAG).unwrap().sizes_each_datagram());
+    assert!(NlSocket::new(Protocol::ROUTE).unwrap().sizes_each_datagram());
+    assert!(NlSocket::with_buffer(Protocol::SOCK_DIAG, 8191).unwrap().sizes_each_datagram());
+    let backlog = Backlog::new("nldirect");
+    // The smallest buffer that bounds them: 201 sockets' replies (20 KiB) in
+    // several datagrams, none cut off, each received with one call.
+    let mut direct = NlSocket::with_buffer(Protocol::SOCK_DIAG, 8192).unwrap();
+    assert!(!direct.sizes_each_datagram());
+    // A stranger's datagram twice the buffer's size comes first: truncated, ignored.
+    let stranger = NlSocket::new(Protocol::SOCK_DIAG).unwrap();
+    stranger.send_to_port(direct.port(), &msg(NLMSG_DONE, 1, direct.port(), &vec![0; 16000])).unwrap();
+    let got = unix_listener_dump(&mut direct);
+    assert_eq!(backlog.icons_in(&got), Some(200), "all 200 pending connections");
+    assert!(got.len() > 200, "{} sockets: the listener and its 200 clients", got.len());
+    assert_eq!(direct.buffer_capacity(), 8192, "never grown");
+    assert!(!direct.sizes_each_datagram());
+}
+
+#[test]
+fn a_reply_truncated_by_a_small_direct_buffer_is_an_error_then_the_socket_sizes_replies() {
+    crate::needs_root!();
+    let backlog = Backlog::new("nltrunc");
+    // 64 bytes, received straight into: the kernel's first datagram (at
+    // least NLMSG_GOODSIZE) does not fit, and that is said, not hidden.
+    let mut small = NlSocket::direct_with_buffer(Protocol::SOCK_DIAG, 64).unwrap();
+    let req = crate::net::DiagRequest::Unix;
+    let mut seen = 0;
+    let e = small.dump(&req.request(), &mut |_| {
+        seen += 1;
+        Ok(())
+    });
+    let e = e.unwrap_err();
+    assert_eq!(e.errno(), libc::EMSGSIZE, "{e}");
+    assert!(e.message().contains("truncated to the 64-byte receive buffer"), "{e}");
+    assert_eq!(seen, 0, "nothing of the cut datagram was handed on");
+    // The same socket now sizes each datagram: the next dump is whole,
+    // the first dump's leftovers (another sequence number) skipped.
+    assert!(small.sizes_each_datagram());
+    let got = unix_listener_dump(&mut small);
+    assert_eq!(backlog.icons_in(&got), Some(200));
+    // The datagrams path (the pipelined unix dump) says the same.
+    let mut again = NlSocket::direct_with_buffer(Protocol::SOCK_DIAG, 64).unwrap();
+    let e = again.dump_datagrams(&req.request(), &mut |_, _| panic!("a cut datagram was handed on")).unwrap_err();
+    assert_eq!(e.errno(), libc::EMSGSIZE, "{e}");
+}
+
 #[test]
 fn kernel_errors_come_back_as_errno() {
     let mut s = NlSocket::new(Protocol::SOCK_DIAG).unwrap();

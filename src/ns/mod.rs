@@ -228,11 +228,6 @@ impl NsRefusal {
     }
 }
 
-/// Whether a task has exited (or is exiting) by now.
-fn task_is_gone(proc: &ProcRoot, pid: i32) -> bool {
-    crate::pstree::task_gone(proc, pid)
-}
-
 impl NsTable {
     /// Builds the table as CRIU's `prepare_inventory` and
     /// `collect_pstree_ids` do: the caller's own namespaces first, then
@@ -274,7 +269,7 @@ impl NsTable {
                     Ok(Some(kid)) => kids.push((kind, kid)),
                     Ok(None) => break,
                     // An exiting task's links answer EACCES before they vanish.
-                    Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && task_is_gone(proc, task.pid) => break,
+                    Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && crate::pstree::task_gone(proc, task.pid) => break,
                     Err(e) => return Err(e.context(format!("pid {}", task.pid))),
                 }
             }
@@ -285,7 +280,7 @@ impl NsTable {
                         kids.pop();
                         None
                     }
-                    Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && task_is_gone(proc, task.pid) => {
+                    Err(e) if matches!(e.errno(), libc::EACCES | libc::EPERM) && crate::pstree::task_gone(proc, task.pid) => {
                         kids.pop();
                         None
                     }

@@ -314,7 +314,7 @@ fn vpid_at(proc: &ProcRoot, pid: i32, level: usize) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{fake_task, temp_dir};
+    use crate::testing::{fake_pid, fake_task, temp_dir};
     use crate::pstree::Task;
     use std::cell::RefCell;
 
@@ -360,7 +360,8 @@ mod tests {
 
     /// A fake /proc with one status per task (NSpid: host pid, inner pid),
     /// the caller in pid and net namespaces 1 and 2, the tree's tasks all
-    /// in new ones (ids 3 and 4).
+    /// in new ones (ids 3 and 4). The tasks' pids are [`fake_pid`]s: the
+    /// code under test also looks up the caller by its real pid.
     fn setup(tag: &str, tasks: &[(i32, Option<i32>, char)]) -> (std::path::PathBuf, ProcessTree, NsTable) {
         let d = temp_dir(tag);
         fake_ns(&d, "thread-self", 1, 2);
@@ -387,14 +388,15 @@ mod tests {
 
     #[test]
     fn caller_takes_id_1_and_the_tree_counts_from_2_like_ids_1_img() {
-        let (d, tree, table) = setup("ids-one", &[(4242, None, 'S')]);
+        let root = fake_pid(4242);
+        let (d, tree, table) = setup("ids-one", &[(root, None, 'S')]);
         let mut k = FakeKcmp::new();
         own(&mut k);
-        k.task(4242, 100, 900, 100, 100);
+        k.task(root, 100, 900, 100, 100);
         let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap();
         assert_eq!(ids.len(), 1);
         let t = &ids[0];
-        assert_eq!((t.pid, t.vpid), (4242, 1), "ids-1.img: the root is pid 1 of its pid namespace");
+        assert_eq!((t.pid, t.vpid), (root, 1), "ids-1.img: the root is pid 1 of its pid namespace");
         assert_eq!((t.vm_id, t.files_id, t.fs_id, t.sighand_id), (2, 2, 2, 2));
         assert_eq!((t.to_entry().pid_ns_id, t.to_entry().net_ns_id), (Some(3), Some(4)));
         assert_eq!(t.to_entry().time_ns_id, None, "a kind the table lacks stays absent");
@@ -403,34 +405,38 @@ mod tests {
 
     #[test]
     fn shared_objects_share_ids_and_ids_follow_first_sight() {
-        // 10 root; 11 its child shares its fd table (allowed); 12 a zombie;
-        // 13 a grandchild via 11, with its own everything.
-        let (d, tree, table) = setup("ids-share", &[(10, None, 'S'), (11, Some(10), 'S'), (12, Some(10), 'Z'), (13, Some(11), 'S')]);
+        // The root; its child shares its fd table (allowed); a zombie; a
+        // grandchild via the child, with its own everything.
+        let [root, child, zombie, grandchild] = [10, 11, 12, 13].map(fake_pid);
+        let (d, tree, table) =
+            setup("ids-share", &[(root, None, 'S'), (child, Some(root), 'S'), (zombie, Some(root), 'Z'), (grandchild, Some(child), 'S')]);
         let mut k = FakeKcmp::new();
         own(&mut k);
-        k.task(10, 300, 300, 300, 300);
-        k.task(11, 100, 300, 100, 100);
-        k.task(13, 900, 50, 900, 900);
+        k.task(root, 300, 300, 300, 300);
+        k.task(child, 100, 300, 100, 100);
+        k.task(grandchild, 900, 50, 900, 900);
         let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap();
         let got: Vec<(i32, u32, u32, u32, u32)> = ids.iter().map(|t| (t.pid, t.vm_id, t.files_id, t.fs_id, t.sighand_id)).collect();
-        assert_eq!(got, vec![(10, 2, 2, 2, 2), (11, 3, 2, 3, 3), (13, 4, 3, 4, 4)], "zombie 12 has no ids");
+        assert_eq!(got, vec![(root, 2, 2, 2, 2), (child, 3, 2, 3, 3), (grandchild, 4, 3, 4, 4)], "the zombie has no ids");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn sharing_refused_by_criu_is_refused_with_its_words() {
         for (kind, word) in [(KcmpKind::Vm, "VM"), (KcmpKind::Fs, "FS"), (KcmpKind::Sighand, "IO"), (KcmpKind::Files, "FILES")] {
-            // 20 root, 21 child, 22 grandchild sharing `kind` with 20 (not its parent).
-            let (d, tree, table) = setup("ids-refuse", &[(20, None, 'S'), (21, Some(20), 'S'), (22, Some(21), 'S')]);
+            // A root, its child, and a grandchild sharing `kind` with the
+            // root (not with its parent).
+            let [root, child, grandchild] = [20, 21, 22].map(fake_pid);
+            let (d, tree, table) = setup("ids-refuse", &[(root, None, 'S'), (child, Some(root), 'S'), (grandchild, Some(child), 'S')]);
             let mut k = FakeKcmp::new();
             own(&mut k);
-            k.task(20, 10, 10, 10, 10);
-            k.task(21, 20, 20, 20, 20);
-            k.task(22, 30, 30, 30, 30);
-            k.objects.insert((22, kind), 10);
+            k.task(root, 10, 10, 10, 10);
+            k.task(child, 20, 20, 20, 20);
+            k.task(grandchild, 30, 30, 30, 30);
+            k.objects.insert((grandchild, kind), 10);
             let e = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap_err();
             assert_eq!(e.errno(), libc::EOPNOTSUPP);
-            assert!(e.message().starts_with(&format!("Can't make {word} id for 22")), "{e}");
+            assert!(e.message().starts_with(&format!("Can't make {word} id for {grandchild}")), "{e}");
             // For inspection the shared object just has the same id.
             let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, false, &Logger::default()).unwrap();
             let t = &ids[2];
@@ -447,25 +453,25 @@ mod tests {
 
     #[test]
     fn a_child_that_exits_is_left_out_and_the_root_exiting_is_esrch() {
-        let (d, tree, table) = setup("ids-gone", &[(30, None, 'S'), (31, Some(30), 'S'), (32, Some(30), 'S')]);
+        let [root, leaver, stayer] = [30, 31, 32].map(fake_pid);
+        let (d, tree, table) = setup("ids-gone", &[(root, None, 'S'), (leaver, Some(root), 'S'), (stayer, Some(root), 'S')]);
         let mut k = FakeKcmp::new();
         own(&mut k);
-        k.task(30, 1, 1, 1, 1);
-        k.task(32, 3, 3, 3, 3);
-        k.gone.insert(31);
+        k.task(root, 1, 1, 1, 1);
+        k.task(stayer, 3, 3, 3, 3);
+        k.gone.insert(leaver);
         let ids = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap();
-        assert_eq!(ids.iter().map(|t| (t.pid, t.vm_id)).collect::<Vec<_>>(), vec![(30, 2), (32, 3)]);
-        k.gone.insert(30);
+        assert_eq!(ids.iter().map(|t| (t.pid, t.vm_id)).collect::<Vec<_>>(), vec![(root, 2), (stayer, 3)]);
+        k.gone.insert(root);
         let e = task_ids(&ProcRoot::new(&d), &tree, &table, &k, true, &Logger::default()).unwrap_err();
         assert_eq!(e.errno(), libc::ESRCH);
-        assert!(e.message().contains("pid 30"), "{e}");
+        assert!(e.message().contains(&format!("pid {root}")), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn kcmp_calls_grow_as_n_log_n() {
-        // Fake pids that cannot be the test process's own (the caller).
-        let base = if (1000..2100).contains(&own_pid()) { 3000 } else { 1000 };
+        let base = fake_pid(1000);
         let tasks: Vec<(i32, Option<i32>, char)> = (0..1024).map(|i| (base + i, if i == 0 { None } else { Some(base) }, 'S')).collect();
         let (d, tree, table) = setup("ids-many", &tasks);
         let mut k = FakeKcmp::new();
