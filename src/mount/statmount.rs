@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 
 /// listmount(2) and statmount(2): the same numbers on every architecture
 /// with the generic syscall table (and x86).
-#[cfg(any(
+const SYSCALLS: Option<(libc::c_long, libc::c_long)> = if cfg!(any(
     target_arch = "x86_64",
     target_arch = "x86",
     target_arch = "aarch64",
@@ -49,19 +49,11 @@ use crate::error::{Error, Result};
     target_arch = "powerpc64",
     target_arch = "s390x",
     target_arch = "loongarch64"
-))]
-const SYSCALLS: Option<(libc::c_long, libc::c_long)> = Some((457, 458));
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "powerpc64",
-    target_arch = "s390x",
-    target_arch = "loongarch64"
-)))]
-const SYSCALLS: Option<(libc::c_long, libc::c_long)> = None;
+)) {
+    Some((457, 458))
+} else {
+    None
+};
 
 // include/uapi/linux/mount.h (Linux 6.18), written out here: installed
 // headers may predate it.
