@@ -160,20 +160,11 @@ const ATTEMPTS: usize = 3;
 pub fn read(pid: i32, rules: &ParseRules) -> std::result::Result<Vec<MountRecord>, Outcome> {
     let Some((statmount_nr, listmount_nr)) = SYSCALLS else { return refuse("no statmount(2) on this architecture") };
     let proc = Path::new("/proc").join(pid.to_string());
-    let ns = open(&proc.join("ns/mnt")).map_err(Outcome::Failed)?;
-    let mut ns_id = 0u64;
-    // SAFETY: NS_GET_MNTNS_ID writes one u64 through the pointer, which
-    // points at a live u64; the fd is an open namespace file.
-    if unsafe { libc::ioctl(ns.as_raw_fd(), libc::NS_GET_MNTNS_ID, &mut ns_id as *mut u64) } != 0 {
-        return refuse(format!("the kernel does not tell mount namespace ids ({})", std::io::Error::last_os_error()));
-    }
-    let own = {
-        let own = open(Path::new("/proc/self/ns/mnt")).map_err(Outcome::Failed)?;
-        let mut own_id = 0u64;
-        // SAFETY: as above.
-        let rc = unsafe { libc::ioctl(own.as_raw_fd(), libc::NS_GET_MNTNS_ID, &mut own_id as *mut u64) };
-        rc == 0 && own_id == ns_id
+    let ns_id = match mnt_ns_id(&proc.join("ns/mnt")).map_err(Outcome::Failed)? {
+        Ok(id) => id,
+        Err(e) => return refuse(format!("the kernel does not tell mount namespace ids ({e})")),
     };
+    let own = matches!(mnt_ns_id(Path::new("/proc/self/ns/mnt")).map_err(Outcome::Failed)?, Ok(id) if id == ns_id);
     let calls = Calls { statmount_nr, listmount_nr, ns_id };
     for attempt in 1..=ATTEMPTS {
         let before = task_root(&proc, own).map_err(Outcome::Failed)?;
@@ -196,6 +187,20 @@ pub fn read(pid: i32, rules: &ParseRules) -> std::result::Result<Vec<MountRecord
         }
     }
     unreachable!("the loop returns")
+}
+
+/// The id of the mount namespace file at `path`: the outer error if it
+/// cannot be opened, the inner one if the kernel does not tell
+/// (NS_GET_MNTNS_ID, Linux 6.8+).
+fn mnt_ns_id(path: &Path) -> Result<std::result::Result<u64, std::io::Error>> {
+    let ns = open(path)?;
+    let mut id = 0u64;
+    // SAFETY: NS_GET_MNTNS_ID writes one u64 through the pointer, which
+    // points at a live u64; the fd is an open namespace file.
+    if unsafe { libc::ioctl(ns.as_raw_fd(), libc::NS_GET_MNTNS_ID, &mut id as *mut u64) } != 0 {
+        return Ok(Err(std::io::Error::last_os_error()));
+    }
+    Ok(Ok(id))
 }
 
 fn open(path: &Path) -> Result<OwnedFd> {
@@ -703,6 +708,23 @@ mod tests {
         escape(b"a b\tc\nd\\e#f", b" \t\n\\#", &mut out);
         assert_eq!(out, br"a\040b\011c\012d\134e\043f");
         assert_eq!(mountinfo::unescape(&out), b"a b\tc\nd\\e#f");
+    }
+
+    /// The race of a mount unmounted between listmount and its
+    /// statmount, made deterministic: an id listmount never gave reads
+    /// as gone (the read is then made again), not as an error, while
+    /// the listed ids read.
+    #[test]
+    fn a_mount_gone_before_its_statmount_reads_as_gone() {
+        crate::needs_root!();
+        let (statmount_nr, listmount_nr) = SYSCALLS.expect("this architecture has statmount");
+        let ns_id = mnt_ns_id(Path::new("/proc/self/ns/mnt")).unwrap().expect("Linux 6.8+ tells mount namespace ids");
+        let calls = Calls { statmount_nr, listmount_nr, ns_id };
+        let Ok(ids) = calls.listmount() else { panic!("listmount of our own namespace") };
+        let mut buf = vec![0u64; 512];
+        assert!(matches!(calls.statmount(ids[0], &mut buf), Ok(Some(()))));
+        let never_listed = ids.iter().max().unwrap() + (1 << 40);
+        assert!(matches!(calls.statmount(never_listed, &mut buf), Ok(None)));
     }
 
     #[test]
