@@ -23,7 +23,6 @@ mod live_tests;
 
 use crate::external::Externals;
 use crate::mount::MountNamespaces;
-use crate::net::SocketTable;
 use crate::ns::{NsKind, NsTable};
 use crate::pstree::{ProcRoot, ProcessTree};
 
@@ -168,13 +167,7 @@ impl Report {
     }
 }
 
-/// One collected net namespace and its sockets.
-#[derive(Debug, Clone, Copy)]
-pub struct NetView<'a> {
-    pub ns_id: u32,
-    pub kid: u64,
-    pub sockets: &'a SocketTable,
-}
+pub use crate::net::NetView;
 
 /// Everything the rules read, collected beforehand.
 pub struct State<'a> {
@@ -202,7 +195,7 @@ pub struct State<'a> {
 impl State<'_> {
     /// CRIU's `lookup_socket`: a socket of any collected namespace.
     fn socket(&self, ino: u32) -> Option<(NetView<'_>, &crate::net::Socket)> {
-        self.nets.iter().find_map(|n| n.sockets.lookup(ino).map(|s| (*n, s)))
+        self.nets.iter().find_map(|n| n.table.lookup(ino).map(|s| (*n, s)))
     }
 
 }

@@ -176,7 +176,7 @@ fn unix(
         let listener = if u.in_flight {
             state.socket(u.peer).map(|(_, l)| l)
         } else {
-            state.nets.iter().flat_map(|n| n.sockets.iter()).find(|l| l.unix().is_some_and(|lu| lu.icons.contains(&h.ino)))
+            state.nets.iter().flat_map(|n| n.table.iter()).find(|l| l.unix().is_some_and(|lu| lu.icons.contains(&h.ino)))
         };
         match listener {
             None if u.shutdown == SHUTDOWN_BOTH => {}
@@ -396,7 +396,7 @@ fn unsupported(status: &crate::net::FamilyStatus) -> bool {
 fn not_collected(state: &State<'_>, h: &Held<'_>, out: &mut Vec<Finding>) {
     let Some(family) = state.probe.domain(h.pid, h.fd) else { return };
     if let Some(name) = family_source(family) {
-        let missing = state.nets.iter().any(|n| n.sockets.families().iter().any(|s| s.name == name && unsupported(s)));
+        let missing = state.nets.iter().any(|n| n.table.families().iter().any(|s| s.name == name && unsupported(s)));
         if missing {
             out.push(blocks(
                 "diag-module-missing",
@@ -433,7 +433,7 @@ fn not_collected(state: &State<'_>, h: &Held<'_>, out: &mut Vec<Finding>) {
 /// collect_sockets goes on without them; a socket that needs one fails).
 fn missing_diag_warnings(state: &State<'_>, out: &mut Vec<Finding>) {
     for n in &state.nets {
-        for s in n.sockets.families() {
+        for s in n.table.families() {
             if !unsupported(s) || matches!(s.source, Source::Diag(DiagRequest::Raw { .. })) || !matches!(s.source, Source::Diag(_)) {
                 continue;
             }

@@ -109,7 +109,7 @@ fn a_missing_diag_module_warns_and_blocks_a_socket_that_needs_it() {
         status(DiagRequest::Unix, FamilyState::Unsupported),
         status(DiagRequest::Packet, FamilyState::Collected(0)),
     ]);
-    let nets = || vec![NetView { ns_id: 2, kid: 6, sockets: &table }];
+    let nets = || vec![NetView { ns_id: 2, kid: 6, table: &table }];
     // No unix socket held: a warning naming the module.
     let r = run_on(&f, nets(), &[], ROOT, &NoProbe(None), &Externals::default());
     assert_eq!(r.findings.len(), 1, "{r:?}");
@@ -125,10 +125,10 @@ fn a_missing_diag_module_warns_and_blocks_a_socket_that_needs_it() {
     assert_eq!(b.criu_source, "criu/sockets.c:lookup_socket");
     // With the module there, the same socket is CRIU's "not found".
     let loaded = TableBuilder::default().finish(vec![status(DiagRequest::Unix, FamilyState::Collected(0))]);
-    let r = run_on(&f, vec![NetView { ns_id: 2, kid: 6, sockets: &loaded }], &files, ROOT, &NoProbe(Some(libc::AF_UNIX)), &Externals::default());
+    let r = run_on(&f, vec![NetView { ns_id: 2, kid: 6, table: &loaded }], &files, ROOT, &NoProbe(Some(libc::AF_UNIX)), &Externals::default());
     assert_eq!(r.findings.iter().map(|x| x.code).collect::<Vec<_>>(), vec!["unix-not-found"]);
     // A family CRIU does not know (AF_ALG).
-    let r = run_on(&f, vec![NetView { ns_id: 2, kid: 6, sockets: &loaded }], &files, ROOT, &NoProbe(Some(libc::AF_ALG)), &Externals::default());
+    let r = run_on(&f, vec![NetView { ns_id: 2, kid: 6, table: &loaded }], &files, ROOT, &NoProbe(Some(libc::AF_ALG)), &Externals::default());
     assert_eq!(r.findings[0].code, "socket-family-unsupported");
     assert_eq!(r.findings[0].criu_message, b"BUG! Unknown socket collected (family 38)");
     std::fs::remove_dir_all(&f.dir).unwrap();
@@ -254,7 +254,7 @@ fn socket_kinds_and_states_criu_refuses() {
         .enumerate()
         .map(|(i, ino)| OpenFile { pid: 100, fd: 3 + i as i32, target: format!("socket:[{ino}]").into_bytes(), mnt_id: None })
         .collect();
-    let r = run_on(&f, vec![NetView { ns_id: 2, kid: 6, sockets: &table }], &files, ROOT, &NoProbe(None), &Externals::default());
+    let r = run_on(&f, vec![NetView { ns_id: 2, kid: 6, table: &table }], &files, ROOT, &NoProbe(None), &Externals::default());
     let got: Vec<(&str, Severity, String)> =
         r.findings.iter().map(|x| (x.code, x.severity, String::from_utf8_lossy(&x.criu_message).into_owned())).collect();
     assert_eq!(

@@ -28,11 +28,7 @@ impl Context {
             .filter_map(|k| c.namespaces.root_ns(k).map(|n| (k, n.kid)))
             .collect();
         let ns_users = check::holders::ns_users_outside(&self.proc, &c.tree, &wanted)?;
-        let views: Vec<check::NetView<'_>> = c
-            .net
-            .iter()
-            .filter_map(|n| n.sockets().map(|sockets| check::NetView { ns_id: n.id, kid: n.kid, sockets }))
-            .collect();
+        let views = c.net.views();
         let state = check::State {
             proc: &self.proc,
             root_pid: self.root_pid,

@@ -51,11 +51,7 @@ impl Context {
         }
         let tasks: Vec<files::Task> =
             ids.iter().filter(|t| only.is_none_or(|p| p == t.pid)).map(|t| files::Task { pid: t.pid, files_id: t.files_id }).collect();
-        let nets: Vec<files::NetView<'_>> = c
-            .net
-            .iter()
-            .filter_map(|n| n.sockets().map(|table| files::NetView { ns_id: n.id, kid: n.kid, table }))
-            .collect();
+        let nets = c.net.views();
         let root_level = pstree::ns_pids(&self.proc, self.root_pid)?.len();
         let own_level = pstree::ns_pids(&self.proc, std::process::id() as i32)?.len();
         let opts = files::Options {

@@ -5,7 +5,7 @@
 //!
 //! For each socket fd listed in /proc/PID/fd the socket is duplicated
 //! with pidfd_getfd(2), its net namespace found with SIOCGSKNS, its
-//! sock_diag record looked up in that namespace's [`SocketTable`], its
+//! sock_diag record looked up in that namespace's [`SocketTable`](crate::net::SocketTable), its
 //! options read with getsockopt, and the duplicate closed at once. CRIU's
 //! refusals (sk-unix.c, sk-inet.c, sk-netlink.c, sk-packet.c) are applied
 //! with CRIU's words, naming task, fd and socket inode. Nothing is
@@ -34,7 +34,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use crate::error::{Error, Result};
 use crate::image::{self, pb};
 use crate::log::Logger;
-use crate::net::{Socket, SocketTable};
+use crate::net::Socket;
 use crate::pstree::ProcRoot;
 use crate::userns::IdMaps;
 
@@ -78,13 +78,7 @@ pub struct Task {
     pub files_id: u32,
 }
 
-/// A collected network namespace: its table id, kernel id and sockets.
-#[derive(Debug, Clone, Copy)]
-pub struct NetView<'a> {
-    pub ns_id: u32,
-    pub kid: u64,
-    pub table: &'a SocketTable,
-}
+pub use crate::net::NetView;
 
 /// What the caller declared and what the tree looks like, for CRIU's rules.
 #[derive(Debug, Clone, Copy)]

@@ -383,12 +383,7 @@ fn a_socket_closed_or_a_task_gone_mid_dump_is_a_clear_error_and_no_image() {
         ctx.collect_sockets(id).unwrap();
     }
     {
-        let nets: Vec<NetView<'_>> = ctx
-            .net_namespaces()
-            .unwrap()
-            .iter()
-            .filter_map(|n| n.sockets().map(|table| NetView { ns_id: n.id, kid: n.kid, table }))
-            .collect();
+        let nets = ctx.net_namespaces().unwrap().views();
         let externals = BTreeSet::new();
         let opts = Options {
             ext_unix_sk: false,

@@ -89,7 +89,21 @@ pub struct NetNamespaces {
     list: Vec<NetNs>,
 }
 
+/// A collected network namespace seen by the rooms that read its
+/// sockets (socket images, the check): its table id, kernel id and table.
+#[derive(Debug, Clone, Copy)]
+pub struct NetView<'a> {
+    pub ns_id: u32,
+    pub kid: u64,
+    pub table: &'a SocketTable,
+}
+
 impl NetNamespaces {
+    /// The namespaces whose sockets were collected, in walk order.
+    pub fn views(&self) -> Vec<NetView<'_>> {
+        self.list.iter().filter_map(|n| n.sockets().map(|table| NetView { ns_id: n.id, kid: n.kid, table })).collect()
+    }
+
     pub fn get(&self, ns_id: u32) -> Option<&NetNs> {
         self.list.iter().find(|n| n.id == ns_id)
     }
