@@ -296,14 +296,23 @@ enum Root {
 fn statx(path: &Path) -> Result<libc::statx> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::invalid(format!("{} has a NUL", path.display())))?;
+    statx_at(libc::AT_FDCWD, &c, 0).map_err(|e| Error::io(&e, format!("statx {}", path.display())))
+}
+
+/// The mount an open fd is on (its unique id).
+fn statx_fd(fd: &OwnedFd) -> Result<libc::statx> {
+    statx_at(fd.as_raw_fd(), c"", libc::AT_EMPTY_PATH).map_err(|e| Error::io(&e, "statx of a mount point"))
+}
+
+fn statx_at(dir: std::os::fd::RawFd, path: &std::ffi::CStr, flags: libc::c_int) -> std::io::Result<libc::statx> {
     // SAFETY: statx only writes the struct it is given, a zeroed
-    // libc::statx (plain integers); the path is NUL-terminated.
+    // libc::statx (plain integers).
     let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; c outlives the call.
-    let rc = unsafe { libc::statx(libc::AT_FDCWD, c.as_ptr(), 0, libc::STATX_INO | libc::STATX_MNT_ID_UNIQUE, &mut st) };
+    // SAFETY: as above; `path` is NUL-terminated and outlives the call,
+    // `dir` is AT_FDCWD or an fd the caller holds open.
+    let rc = unsafe { libc::statx(dir, path.as_ptr(), flags, libc::STATX_INO | libc::STATX_MNT_ID_UNIQUE, &mut st) };
     if rc != 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(Error::io(&e, format!("statx {}", path.display())));
+        return Err(std::io::Error::last_os_error());
     }
     Ok(st)
 }
@@ -344,7 +353,7 @@ fn read_once(calls: &Calls, rules: &ParseRules) -> std::result::Result<Option<Pa
     let mut slab = Slab::default();
     let mut scratch = Scratch::default();
     let mut root = None;
-    let listed: std::collections::HashSet<u64, foldhash::fast::RandomState> = ids.iter().copied().collect();
+    let listed: foldhash::HashSet<u64> = ids.iter().copied().collect();
     for (i, &id) in ids.iter().enumerate() {
         if calls.statmount(id, &mut buf)?.is_none() {
             return Ok(None);
@@ -573,15 +582,19 @@ fn add_mand(proc: &Path, records: &mut [MountRecord], uniques: &[u64], rules: &P
             .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
             .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS)
     };
-    let mut checked: std::collections::HashMap<u32, bool, foldhash::fast::RandomState> = Default::default();
-    let mut hidden = Vec::new();
-    for i in 0..records.len() {
-        let dev = records[i].root_dev;
-        if checked.contains_key(&dev) || hidden.contains(&dev) {
-            continue;
+    // Up to TRIES mounts of each superblock, grouped in one pass.
+    let mut candidates: foldhash::HashMap<u32, Vec<usize>> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        let mounts = candidates.entry(r.root_dev).or_default();
+        if mounts.len() < TRIES {
+            mounts.push(i);
         }
+    }
+    let mut checked: foldhash::HashMap<u32, bool> = Default::default();
+    let mut hidden: foldhash::HashSet<u32> = Default::default();
+    for (dev, mounts) in candidates {
         let mut mand = None;
-        for j in (i..records.len()).filter(|&j| records[j].root_dev == dev).take(TRIES) {
+        for j in mounts {
             let mp = records[j].mountpoint();
             let rel: &[u8] = if mp == b"/" { b"." } else { mp.strip_prefix(b"/").unwrap_or(mp) };
             let Ok(fd) = openat2(&root, std::ffi::OsStr::from_bytes(rel), how()) else { continue };
@@ -598,7 +611,9 @@ fn add_mand(proc: &Path, records: &mut [MountRecord], uniques: &[u64], rules: &P
             Some(mand) => {
                 checked.insert(dev, mand);
             }
-            None => hidden.push(dev),
+            None => {
+                hidden.insert(dev);
+            }
         }
     }
     if !hidden.is_empty() {
@@ -627,8 +642,8 @@ fn add_mand(proc: &Path, records: &mut [MountRecord], uniques: &[u64], rules: &P
 fn mand_from_mounts(
     proc: &Path,
     records: &[MountRecord],
-    hidden: &[u32],
-    checked: &mut std::collections::HashMap<u32, bool, foldhash::fast::RandomState>,
+    hidden: &foldhash::HashSet<u32>,
+    checked: &mut foldhash::HashMap<u32, bool>,
 ) -> std::result::Result<(), Outcome> {
     let path = proc.join("mounts");
     let text = std::fs::read(&path).map_err(|e| Outcome::Failed(Error::io(&e, format!("read {}", path.display()))))?;
@@ -651,18 +666,6 @@ fn mand_from_mounts(
         checked.insert(r.root_dev, mand);
     }
     Ok(())
-}
-
-fn statx_fd(fd: &OwnedFd) -> Result<libc::statx> {
-    // SAFETY: statx writes only the zeroed plain-integer struct it is
-    // given; the empty path with AT_EMPTY_PATH names the open fd.
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; the literal is NUL-terminated and static.
-    let rc = unsafe { libc::statx(fd.as_raw_fd(), c"".as_ptr(), libc::AT_EMPTY_PATH, libc::STATX_MNT_ID_UNIQUE, &mut st) };
-    if rc != 0 {
-        return Err(Error::io(&std::io::Error::last_os_error(), "statx of a mount point"));
-    }
-    Ok(st)
 }
 
 /// The bytes of a u64 buffer (no copy).
